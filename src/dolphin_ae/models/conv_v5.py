@@ -1,0 +1,80 @@
+"""The seed's ConvNet v5.1 autoencoder (``ORIGINAL_PIPELINE.md``).
+
+Encoder: four strided 8x8 convolutions (128, 64, 32, 16 filters at the seed's sizes), flatten,
+a 128-unit dense code with batch normalisation. Decoder: the mirror image with transposed
+convolutions. With the seed's sizes the encoder has 959,344 parameters (959,088 trainable).
+"""
+
+import keras
+from keras import layers
+
+from dolphin_ae.exceptions import ParameterError
+
+SEED_FILTERS = (128, 64, 32, 16)
+LEAKY_SLOPE = 0.3
+
+
+def _check_shapes(input_shape, filters):
+    if len(filters) < 1 or any(int(f) < 1 for f in filters):
+        raise ParameterError(f"filters must be positive integers, got {filters!r}")
+    factor = 2 ** len(filters)
+    height, width = input_shape[:2]
+    if height % factor or width % factor:
+        raise ParameterError(
+            f"input_shape {input_shape} must be divisible by 2**len(filters) = {factor} "
+            "so that the decoder can mirror the encoder"
+        )
+
+
+def build_conv_v5_encoder(*, input_shape=(128, 256, 1), filters=SEED_FILTERS, kernel_size=8, latent_dim=128):
+    """Encoder: (time frames, frequency bins, 1) window -> ``latent_dim`` code, layer ``"latent"``."""
+    input_shape = tuple(int(s) for s in input_shape)
+    _check_shapes(input_shape, filters)
+    inputs = keras.Input(shape=input_shape, name="window")
+    x = inputs
+    for i, n_filters in enumerate(filters):
+        # The seed applied ReLU inside the convolution and a LeakyReLU after it; kept as it was.
+        x = layers.Conv2D(int(n_filters), kernel_size, strides=2, padding="same", activation="relu", name=f"conv_{i + 1}")(x)
+        x = layers.LeakyReLU(negative_slope=LEAKY_SLOPE, name=f"conv_{i + 1}_leaky")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(int(latent_dim), name="code_dense")(x)
+    x = layers.BatchNormalization(name="code_norm")(x)
+    code = layers.LeakyReLU(negative_slope=LEAKY_SLOPE, name="latent")(x)
+    return keras.Model(inputs, code, name="encoder")
+
+
+def build_conv_v5_decoder(*, output_shape=(128, 256, 1), filters=SEED_FILTERS, kernel_size=8, latent_dim=128,
+                          output_activation="linear"):
+    """Decoder: ``latent_dim`` code -> reconstructed window, layer ``"reconstruction"``.
+
+    ``output_activation="relu"`` is the seed's choice; the default is linear because the windows
+    are z-normalised and about half their values are negative, which a ReLU output cannot produce.
+    """
+    output_shape = tuple(int(s) for s in output_shape)
+    _check_shapes(output_shape, filters)
+    factor = 2 ** len(filters)
+    bottom = (output_shape[0] // factor, output_shape[1] // factor, int(filters[-1]))
+    code = keras.Input(shape=(int(latent_dim),), name="code")
+    x = layers.Dense(bottom[0] * bottom[1] * bottom[2], name="expand_dense")(code)
+    x = layers.BatchNormalization(name="expand_norm")(x)
+    x = layers.LeakyReLU(negative_slope=LEAKY_SLOPE, name="expand_leaky")(x)
+    x = layers.Reshape(bottom, name="unflatten")(x)
+    for i, n_filters in enumerate(reversed(filters)):
+        x = layers.Conv2DTranspose(int(n_filters), kernel_size, strides=2, padding="same", activation="relu",
+                                   name=f"deconv_{i + 1}")(x)
+        x = layers.LeakyReLU(negative_slope=LEAKY_SLOPE, name=f"deconv_{i + 1}_leaky")(x)
+    outputs = layers.Conv2DTranspose(output_shape[-1], kernel_size, strides=1, padding="same",
+                                     activation=output_activation, name="reconstruction")(x)
+    return keras.Model(code, outputs, name="decoder")
+
+
+def build_conv_v5(*, input_shape=(128, 256, 1), filters=SEED_FILTERS, kernel_size=8, latent_dim=128,
+                  output_activation="linear"):
+    """The whole autoencoder ``"conv_v5"``: ``decoder(encoder(window))``, with both parts as layers."""
+    encoder = build_conv_v5_encoder(input_shape=input_shape, filters=filters, kernel_size=kernel_size,
+                                    latent_dim=latent_dim)
+    decoder = build_conv_v5_decoder(output_shape=input_shape, filters=filters, kernel_size=kernel_size,
+                                    latent_dim=latent_dim, output_activation=output_activation)
+    inputs = keras.Input(shape=tuple(int(s) for s in input_shape), name="window")
+    outputs = decoder(encoder(inputs))
+    return keras.Model(inputs, outputs, name="conv_v5")

@@ -1,0 +1,143 @@
+"""Figures for readers: time in seconds, frequency in kHz, a colour bar with its unit on every image.
+
+Every function takes ``ax=None`` (or makes its own grid) and returns the figure.
+"""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from dolphin_ae.spectrogram import FrontEnd  # noqa: E402
+
+
+def _axes(ax, figsize):
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+        return fig, ax
+    return ax.figure, ax
+
+
+def _extent(n_frames, front_end, start_s=0.0):
+    freqs_khz = front_end.frequencies_hz() / 1000.0
+    duration_s = n_frames * front_end.hop_length / front_end.sr
+    return [start_s, start_s + duration_s, freqs_khz[0], freqs_khz[-1]]
+
+
+def plot_spectrogram(S, *, front_end=None, start_s=0.0, db=True, ax=None, colorbar=True, cmap="magma",
+                     vmin=None, vmax=None, colorbar_label=None):
+    """Draw a (frames, bins) spectrogram: time (s) across, frequency (kHz) up.
+
+    With ``db`` the magnitudes are shown as ``20 log10`` (dB re 1, full-scale units).
+    """
+    fe = front_end or FrontEnd()
+    S = np.asarray(S, dtype=np.float32)
+    image = 20 * np.log10(np.maximum(S, 1e-7)) if db else S
+    fig, ax = _axes(ax, (6, 3))
+    if db and vmax is None:
+        vmax = float(np.max(image))
+        vmin = vmax - 80.0 if vmin is None else vmin
+    mappable = ax.imshow(image.T, origin="lower", aspect="auto", extent=_extent(S.shape[0], fe, start_s), cmap=cmap,
+                         vmin=vmin, vmax=vmax, interpolation="nearest")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("frequency (kHz)")
+    if colorbar:
+        fig.colorbar(mappable, ax=ax, label=colorbar_label or ("magnitude (dB re 1)" if db else "value"))
+    return fig
+
+
+def plot_window_grid(windows, titles, *, front_end=None, ncols=4, colorbar_label="z-normalised magnitude"):
+    """Normalised windows in a grid with one shared colour scale and one colour bar."""
+    fe = front_end or FrontEnd()
+    windows = np.asarray(windows, dtype=np.float32)
+    nrows = int(np.ceil(len(windows) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 2.6 * nrows), layout="constrained", squeeze=False)
+    vmin, vmax = np.percentile(windows, [1, 99.5])
+    mappable = None
+    for ax, window, title in zip(axes.flat, windows, titles):
+        mappable = ax.imshow(window.T, origin="lower", aspect="auto", extent=_extent(window.shape[0], fe), cmap="magma",
+                             vmin=vmin, vmax=vmax, interpolation="nearest")
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("time (s)")
+        ax.set_ylabel("frequency (kHz)")
+    for ax in axes.flat[len(windows):]:
+        ax.set_visible(False)
+    if mappable is not None:
+        fig.colorbar(mappable, ax=axes, label=colorbar_label, shrink=0.8)
+    return fig
+
+
+def plot_confusion_matrices(matrices, *, class_names=("not silence", "silence")):
+    """Side-by-side 2x2 matrices, ``{title: matrix}``; colour is the share of each true class (%).
+
+    Rows are the truth, columns the prediction, as in the seed's table; each cell shows its count.
+    """
+    fig, axes = plt.subplots(1, len(matrices), figsize=(3.6 * len(matrices) + 0.8, 3.4), layout="constrained",
+                             squeeze=False)
+    mappable = None
+    for ax, (title, matrix) in zip(axes.flat, matrices.items()):
+        matrix = np.asarray(matrix, dtype=float)
+        share = 100 * matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+        mappable = ax.imshow(share, cmap="Blues", vmin=0, vmax=100)
+        for (row, col), count in np.ndenumerate(matrix):
+            ax.text(col, row, f"{int(count)}\n({share[row, col]:.0f} %)", ha="center", va="center",
+                    color="white" if share[row, col] > 60 else "black", fontsize=9)
+        ax.set_xticks([0, 1], [f"predicted\n{c}" for c in class_names], fontsize=8)
+        ax.set_yticks([0, 1], [f"true\n{c}" for c in class_names], fontsize=8)
+        ax.set_title(title, fontsize=10)
+    fig.colorbar(mappable, ax=axes, label="share of the true class (%)", shrink=0.9)
+    return fig
+
+
+def plot_loss_curves(history, *, ax=None):
+    """Training (and validation) loss per epoch (MSE of z-normalised windows)."""
+    fig, ax = _axes(ax, (5, 3))
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    ax.plot(epochs, history["loss"], marker="o", label="training recordings")
+    if history.get("val_loss"):
+        ax.plot(epochs, history["val_loss"], marker="s", label="validation recordings")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("reconstruction MSE (z-units²)")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def plot_reconstructions(inputs, reconstructions, titles, *, front_end=None):
+    """Each input window (top row) above its reconstruction (bottom row), one shared colour scale."""
+    fe = front_end or FrontEnd()
+    inputs = np.asarray(inputs, dtype=np.float32).squeeze(-1) if np.ndim(inputs) == 4 else np.asarray(inputs)
+    reconstructions = np.asarray(reconstructions, dtype=np.float32)
+    if reconstructions.ndim == 4:
+        reconstructions = reconstructions[..., 0]
+    n = len(inputs)
+    fig, axes = plt.subplots(2, n, figsize=(2.8 * n + 1, 5), layout="constrained", squeeze=False)
+    vmin, vmax = np.percentile(inputs, [1, 99.5])
+    mappable = None
+    for col in range(n):
+        for row, (window, kind) in enumerate(((inputs[col], "input"), (reconstructions[col], "reconstruction"))):
+            ax = axes[row, col]
+            mappable = ax.imshow(window.T, origin="lower", aspect="auto", extent=_extent(window.shape[0], fe),
+                                 cmap="magma", vmin=vmin, vmax=vmax, interpolation="nearest")
+            ax.set_title(f"{titles[col]}: {kind}", fontsize=8)
+            ax.set_xlabel("time (s)")
+            ax.set_ylabel("frequency (kHz)")
+    fig.colorbar(mappable, ax=axes, label="z-normalised magnitude", shrink=0.8)
+    return fig
+
+
+def plot_level_histogram(level_db, is_silence, *, threshold_db=None, ax=None):
+    """Distribution of window band levels (dB) for silence and signal windows, with the threshold."""
+    fig, ax = _axes(ax, (5.5, 3))
+    level_db = np.asarray(level_db, dtype=float)
+    is_silence = np.asarray(is_silence, dtype=bool)
+    bins = np.linspace(level_db.min(), level_db.max(), 40)
+    ax.hist(level_db[~is_silence], bins=bins, alpha=0.6, label="signal windows")
+    ax.hist(level_db[is_silence], bins=bins, alpha=0.6, label="silence windows")
+    if threshold_db is not None:
+        ax.axvline(threshold_db, color="black", linestyle="--", label=f"threshold {threshold_db:.1f} dB")
+    ax.set_xlabel("mean band power of the window (dB re 1)")
+    ax.set_ylabel("windows")
+    ax.legend(fontsize=8)
+    return fig

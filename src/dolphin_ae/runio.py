@@ -1,0 +1,169 @@
+"""The run directory: atomic writes, ``metrics.json`` and ``manifest.json``.
+
+Every file is written to a temporary name in the same folder and renamed into place, so a run
+interrupted mid-write never leaves a half file that a later stage would trust.
+"""
+
+import contextlib
+import json
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+METRICS_FILE = "metrics.json"
+MANIFEST_FILE = "manifest.json"
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.tmp-", suffix=path.suffix)
+    os.close(handle)
+    temporary = Path(temporary)
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _to_json(value):
+    if isinstance(value, dict):
+        return {str(k): _to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_json(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _to_json(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def write_json(path, data):
+    """Write ``data`` (NumPy values allowed) as indented JSON, atomically."""
+    with atomic_path(path) as temporary:
+        temporary.write_text(json.dumps(_to_json(data), indent=2, sort_keys=True) + "\n")
+
+
+def read_json(path, default=None):
+    path = Path(path)
+    if not path.exists():
+        return {} if default is None else default
+    return json.loads(path.read_text())
+
+
+def _merge(base, update):
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def update_json(path, update):
+    """Merge ``update`` into the JSON object at ``path`` (nested dicts merge) and write it back."""
+    merged = _merge(read_json(path), _to_json(update))
+    write_json(path, merged)
+    return merged
+
+
+def update_metrics(run_dir, section, values):
+    """Set ``metrics.json[section]`` to ``values`` (a dict), keeping every other section."""
+    return update_json(Path(run_dir) / METRICS_FILE, {section: values})
+
+
+def read_metrics(run_dir):
+    return read_json(Path(run_dir) / METRICS_FILE)
+
+
+def save_array(path, array):
+    """Save a NumPy array as ``.npy`` atomically."""
+    with atomic_path(path) as temporary:
+        with open(temporary, "wb") as handle:
+            np.save(handle, np.asarray(array))
+
+
+def save_model(model, path):
+    """Save a Keras model as ``.keras`` atomically."""
+    with atomic_path(path) as temporary:
+        model.save(temporary)
+
+
+def git_commit(directory=None):
+    """The checked-out git commit of ``directory`` (or of this package), or None outside a checkout."""
+    directory = directory or Path(__file__).resolve().parent
+    try:
+        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=directory, capture_output=True, text=True,
+                                timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None
+
+
+def environment_summary():
+    """Package versions, Keras backend and compute devices, for the manifest."""
+    from importlib import metadata
+
+    versions = {}
+    for name in ("dolphin-ae", "keras", "tensorflow-cpu", "tensorflow", "jax", "torch", "numpy", "scipy",
+                 "scikit-learn", "librosa", "soundfile", "papermill", "jupytext", "jupyter-book", "matplotlib"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    import keras
+
+    backend = keras.backend.backend()
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "keras_backend": backend,
+        "devices": list_devices(),
+        "packages": versions,
+        "git_commit": git_commit(),
+    }
+
+
+def list_devices():
+    """Names of the compute devices the Keras backend sees, e.g. ``["CPU:0", "GPU:0"]``."""
+    import keras
+
+    backend = keras.backend.backend()
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            return [f"{d.device_type}:{d.name.rsplit(':', 1)[-1]}" for d in tf.config.list_logical_devices()]
+        if backend == "jax":
+            import jax
+
+            return [f"{d.platform.upper()}:{d.id}" for d in jax.devices()]
+        if backend == "torch":
+            import torch
+
+            return ["CPU:0"] + [f"GPU:{i}" for i in range(torch.cuda.device_count())]
+    except Exception:  # a backend that cannot list its devices still runs on the CPU
+        pass
+    return ["CPU:0"]
+
+
+def has_gpu():
+    return any(d.startswith(("GPU", "CUDA")) for d in list_devices())
+
+
+def record_stage(run_dir, stage, *, parameters, seconds, extra=None):
+    """Add one stage's parameters, duration (s) and anything else to ``manifest.json``."""
+    entry = {"parameters": parameters, "seconds": round(float(seconds), 2), "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    entry.update(extra or {})
+    update_json(Path(run_dir) / MANIFEST_FILE, {"stages": {stage: entry}, "environment": environment_summary()})

@@ -1,0 +1,209 @@
+"""The spectrogram front end: STFT, band selection, fixed-size windows, per-window normalisation.
+
+The seed's front end, made explicit. Frames of ``n_fft`` samples with a Hann window step by
+``hop_length`` samples; each frame is zero-padded to ``fft_length`` samples so that ``n_bins``
+FFT bins span the band ``fmin_hz``..``fmax_hz`` (at 48 kHz: 624-point FFT, 76.9 Hz per bin,
+4385-24000 Hz). Windows are ``window_frames`` consecutive frames (128 frames = 8192 samples,
+0.17 s at 48 kHz) taken every ``step_frames`` frames; a window array has shape
+(n_windows, window_frames, n_bins), time first, lowest frequency first.
+"""
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from dolphin_ae.exceptions import ParameterError
+
+NORMALIZATIONS = ("seed", "none")
+MAGNITUDES = ("linear", "log")
+# Frames are transformed in blocks of this many so that long recordings need bounded memory.
+FRAMES_PER_BLOCK = 4096
+
+
+@dataclass(frozen=True)
+class FrontEnd:
+    """Every parameter of the front end, checked once, with the derived FFT geometry.
+
+    Parameters
+    ----------
+    sr : int
+        Sample rate (Hz).
+    n_fft : int
+        Frame length (samples) of the Hann window.
+    hop_length : int
+        Frame step (samples).
+    fmin_hz, fmax_hz : float
+        Lowest and highest frequency of the band (Hz).
+    n_bins : int
+        Frequency bins kept across the band.
+    window_frames : int
+        Frames per window.
+    step_frames : int
+        Frames between the starts of consecutive windows.
+    magnitude : {"linear", "log"}
+        ``linear`` is the seed's magnitude; ``log`` is ``log1p`` of it (compresses loud clicks).
+    normalization : {"seed", "none"}
+        ``seed``: each window becomes ``(x - mean) / (std + 1)``, one mean and std per window.
+    """
+
+    sr: int = 48000
+    n_fft: int = 512
+    hop_length: int = 64
+    fmin_hz: float = 4400.0
+    fmax_hz: float = 24000.0
+    n_bins: int = 256
+    window_frames: int = 128
+    step_frames: int = 64
+    magnitude: str = "linear"
+    normalization: str = "seed"
+
+    def __post_init__(self):
+        for name in ("sr", "n_fft", "hop_length", "n_bins", "window_frames", "step_frames"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                raise ParameterError(f"{name} must be a positive integer, got {value!r}")
+        if not 0 <= self.fmin_hz < self.fmax_hz <= self.sr / 2:
+            raise ParameterError(
+                f"need 0 <= fmin_hz < fmax_hz <= sr/2, got fmin_hz={self.fmin_hz}, fmax_hz={self.fmax_hz}, sr={self.sr}"
+            )
+        if self.n_bins < 2:
+            raise ParameterError(f"n_bins must be at least 2, got {self.n_bins}")
+        if self.magnitude not in MAGNITUDES:
+            raise ParameterError(f"magnitude must be one of {MAGNITUDES}, got {self.magnitude!r}")
+        if self.normalization not in NORMALIZATIONS:
+            raise ParameterError(f"normalization must be one of {NORMALIZATIONS}, got {self.normalization!r}")
+        if self.fft_length < self.n_fft:
+            raise ParameterError(
+                f"{self.n_bins} bins over {self.fmin_hz:g}-{self.fmax_hz:g} Hz need a {self.fft_length}-point FFT, "
+                f"shorter than the {self.n_fft}-sample frame; ask for more bins or a narrower band"
+            )
+
+    @property
+    def fft_length(self):
+        """FFT size (samples) whose bin spacing puts ``n_bins`` bins across the band."""
+        return int(round(self.sr * (self.n_bins - 1) / (self.fmax_hz - self.fmin_hz)))
+
+    @property
+    def first_bin(self):
+        """Index of the band's lowest bin in the ``fft_length``-point real FFT."""
+        first = int(round(self.fmin_hz * self.fft_length / self.sr))
+        return min(first, self.fft_length // 2 + 1 - self.n_bins)
+
+    @property
+    def window_samples(self):
+        """Samples spanned by one window's frames."""
+        return (self.window_frames - 1) * self.hop_length + self.n_fft
+
+    @property
+    def window_s(self):
+        """Duration of one window (s), counted in hops as the seed did (128 x 64 samples)."""
+        return self.window_frames * self.hop_length / self.sr
+
+    @property
+    def step_s(self):
+        """Time between the starts of consecutive windows (s)."""
+        return self.step_frames * self.hop_length / self.sr
+
+    def frequencies_hz(self):
+        """Centre frequency (Hz) of each kept bin, shape (n_bins,), ascending."""
+        return (self.first_bin + np.arange(self.n_bins)) * self.sr / self.fft_length
+
+    def to_dict(self):
+        return asdict(self)
+
+
+def band_spectrogram(y, front_end=None):
+    """Magnitude spectrogram of ``y`` in the front end's band.
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (n_samples,)
+        Waveform at ``front_end.sr``.
+    front_end : FrontEnd or None
+        Parameters; the seed's defaults when None.
+
+    Returns
+    -------
+    S : np.ndarray, shape (n_frames, n_bins), float32
+        Frame ``i`` starts at sample ``i * hop_length``; no centring and no padding, so
+        ``n_frames = 1 + (n_samples - n_fft) // hop_length`` (0 if the signal is shorter than a frame).
+    """
+    fe = front_end or FrontEnd()
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ParameterError(f"y must be one-dimensional (mono), got shape {y.shape}")
+    if not np.issubdtype(y.dtype, np.floating):
+        raise ParameterError(f"y must hold floating-point samples, got dtype {y.dtype}")
+    y = y.astype(np.float32, copy=False)
+    if y.shape[0] < fe.n_fft:
+        return np.zeros((0, fe.n_bins), dtype=np.float32)
+    # A strided view: no frame is copied until the window multiplies it, block by block.
+    frames = sliding_window_view(y, fe.n_fft)[:: fe.hop_length]
+    window = np.hanning(fe.n_fft + 1)[:-1].astype(np.float32)  # periodic Hann, as librosa uses
+    band = slice(fe.first_bin, fe.first_bin + fe.n_bins)
+    S = np.empty((frames.shape[0], fe.n_bins), dtype=np.float32)
+    for start in range(0, frames.shape[0], FRAMES_PER_BLOCK):
+        block = frames[start : start + FRAMES_PER_BLOCK] * window
+        S[start : start + block.shape[0]] = np.abs(np.fft.rfft(block, n=fe.fft_length, axis=1)[:, band])
+    if fe.magnitude == "log":
+        np.log1p(S, out=S)
+    return S
+
+
+def spectrogram_windows(S, front_end=None):
+    """Fixed-size windows of a spectrogram, as a read-only strided view.
+
+    Parameters
+    ----------
+    S : np.ndarray, shape (n_frames, n_bins)
+
+    Returns
+    -------
+    windows : np.ndarray, shape (n_windows, window_frames, n_bins)
+        Window ``j`` holds frames ``j * step_frames`` .. ``j * step_frames + window_frames - 1``.
+    """
+    fe = front_end or FrontEnd()
+    S = np.asarray(S)
+    if S.ndim != 2 or S.shape[1] != fe.n_bins:
+        raise ParameterError(f"S must have shape (n_frames, {fe.n_bins}), got {S.shape}")
+    if S.shape[0] < fe.window_frames:
+        return np.zeros((0, fe.window_frames, fe.n_bins), dtype=S.dtype)
+    view = sliding_window_view(S, fe.window_frames, axis=0)[:: fe.step_frames]
+    return view.transpose(0, 2, 1)
+
+
+def normalize_windows(windows, *, method="seed"):
+    """Normalise each window on its own.
+
+    ``seed``: ``(x - mean) / (std + 1)`` with one mean and one std per window (the seed's rule; the
+    ``+ 1`` keeps near-silent windows from being blown up). ``none``: a float32 copy.
+
+    Returns
+    -------
+    np.ndarray, same shape as ``windows``, float32
+    """
+    if method not in NORMALIZATIONS:
+        raise ParameterError(f"method must be one of {NORMALIZATIONS}, got {method!r}")
+    x = np.array(windows, dtype=np.float32, copy=True)
+    if method == "none" or x.size == 0:
+        return x
+    axes = tuple(range(1, x.ndim))
+    mean = x.mean(axis=axes, keepdims=True)
+    std = x.std(axis=axes, keepdims=True)
+    x -= mean
+    x /= std + 1.0
+    return x
+
+
+def window_level_db(windows):
+    """Mean band power of each window (dB re 1), shape (n_windows,); the energy baseline's feature."""
+    windows = np.asarray(windows, dtype=np.float32)
+    power = np.mean(np.square(windows), axis=tuple(range(1, windows.ndim)))
+    return 10.0 * np.log10(power + 1e-12)
+
+
+def window_start_s(n_windows, front_end=None):
+    """Start time (s) of each of ``n_windows`` windows in its recording, shape (n_windows,)."""
+    fe = front_end or FrontEnd()
+    return np.arange(n_windows) * fe.step_s
