@@ -105,8 +105,9 @@ class EnergyThresholdDetector:
             raise ParameterError("level_db and is_silence must be non-empty and of equal length")
         if truth.all() or not truth.any():
             raise ParameterError("the training windows hold only one class; silence and signal windows are both needed")
-        candidates = np.unique(level_db)
-        candidates = np.concatenate([candidates, [candidates[-1] + 1.0]])
+        levels = np.unique(level_db)
+        # Midpoints between neighbouring levels, so a threshold sits in the middle of a gap.
+        candidates = np.concatenate([[levels[0] - 1.0], (levels[:-1] + levels[1:]) / 2, [levels[-1] + 1.0]])
         silence_levels, signal_levels = np.sort(level_db[truth]), np.sort(level_db[~truth])
         # For threshold t: recall of silence = share of silence below t; of signal = share at or above t.
         recall_silence = np.searchsorted(silence_levels, candidates, side="left") / silence_levels.size

@@ -1,0 +1,58 @@
+"""The CI build of the report: every notebook at the ``ci`` profile, then the HTML book."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+REPORT = [sys.executable, "-m", "dolphin_ae", "report", "--profile", "ci"]
+
+
+@pytest.fixture(scope="module")
+def built_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("run")
+    result = subprocess.run(REPORT + ["--run-dir", str(run_dir)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    return run_dir
+
+
+def test_book_has_every_chapter(built_run):
+    html = built_run / "book" / "_build" / "html"
+    for page in ("intro", "01_data", "02_autoencoder", "03_silence"):
+        assert (html / f"{page}.html").exists(), page
+    silence_page = (html / "03_silence.html").read_text()
+    assert "balanced accuracy of" in silence_page and "<img" in silence_page
+    assert "<audio" in (html / "01_data.html").read_text()
+
+
+def test_metrics_carry_the_design_keys(built_run):
+    metrics = json.loads((built_run / "metrics.json").read_text())
+    for section in ("silence", "baseline_energy"):
+        values = metrics[section]
+        assert set(values) >= {"confusion_matrix", "balanced_accuracy", "recall_not_silence", "recall_silence",
+                               "n_test_windows"}
+        matrix = values["confusion_matrix"]
+        assert sum(map(sum, matrix)) == values["n_test_windows"] > 0
+        assert 0.0 <= values["balanced_accuracy"] <= 1.0
+    assert metrics["reconstruction"]["mse"] > 0 and metrics["reconstruction"]["pca_mse"] > 0
+
+
+def test_manifest_records_the_run(built_run):
+    manifest = json.loads((built_run / "manifest.json").read_text())
+    assert manifest["report"]["profile"] == "ci"
+    assert set(manifest["stages"]) == {"01_data", "02_autoencoder", "03_silence"}
+    assert manifest["environment"]["keras_backend"] == "tensorflow"
+    assert manifest["stages"]["01_data"]["skipped_files"] == []
+    for name in ("encoder.keras", "autoencoder.keras", "silence_detector.keras"):
+        assert (built_run / "models" / name).stat().st_size > 0
+
+
+def test_a_notebook_error_fails_the_report(tmp_path):
+    result = subprocess.run(REPORT + ["--run-dir", str(tmp_path), "--set", "test_fraction=1.5", "--no-build"],
+                            capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "a notebook failed" in result.stderr and "test_fraction" in result.stderr
+    assert not (tmp_path / "book" / "_build").exists()
