@@ -56,3 +56,36 @@ def test_find_audio_files(tmp_path, write_wav):
     write_wav("y/two.flac", tone(8000.0, 0.01), subtype="PCM_16")
     (tmp_path / "x" / "readme.txt").write_text("no")
     assert [p.name for p in find_audio_files(tmp_path)] == ["one.wav", "two.flac"]
+
+
+def test_pad_to_length_centres_the_clip():
+    from dolphin_ae.audio import pad_to_length
+    from dolphin_ae.exceptions import ParameterError
+
+    y = np.arange(1.0, 6.0)
+    reflected = pad_to_length(y, 11)
+    assert reflected.shape == (11,)
+    np.testing.assert_array_equal(reflected[3:8], y)  # centred: 3 before, 3 after
+    np.testing.assert_array_equal(reflected[:3], [4.0, 3.0, 2.0])  # mirrored, no step at the join
+    np.testing.assert_array_equal(pad_to_length(y, 9, mode="zeros"), [0, 0, 1, 2, 3, 4, 5, 0, 0])
+    long = pad_to_length(np.arange(2.0), 40)  # much shorter than the target: mirrored again and again
+    assert long.shape == (40,) and set(long) == {0.0, 1.0}
+    np.testing.assert_array_equal(pad_to_length(y, 3), y)
+    with pytest.raises(ParameterError, match="mode"):
+        pad_to_length(y, 9, mode="noise")
+
+
+def test_truncated_wav_is_refused(tmp_path, write_wav):
+    from dolphin_ae.audio import check_audio_file
+
+    path = write_wav("whole.wav", tone(8000.0, 0.5), subtype="PCM_16")
+    assert check_audio_file(path).frames == 24000
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(path.read_bytes()[:30000])
+    with pytest.raises(AudioError, match="cut.wav: is truncated: its header promises 24000 samples"):
+        load_audio(cut)
+    flac = write_wav("whole.flac", tone(8000.0, 0.5), subtype="PCM_16")
+    cut_flac = tmp_path / "cut.flac"
+    cut_flac.write_bytes(flac.read_bytes()[: flac.stat().st_size // 2])
+    with pytest.raises(AudioError, match="cut.flac"):
+        load_audio(cut_flac)

@@ -1,24 +1,53 @@
 """Labelled windows from a folder of recordings, split by recording, cached in the run directory.
 
-Input layout (DESIGN.md): ``DIR/<label>/*.wav|flac``. Every window of a clip takes the clip's
-folder label; ``noise`` is silence. A file named ``<recording>__<anything>.wav`` belongs to
-recording ``<recording>``; any other file is a recording of its own. Train and test never share
-a recording, so no background, animal or session is seen in both.
+Input layouts (DESIGN.md), chosen by ``layout`` (``auto`` detects them in this order):
+
+- ``annotations``: long recordings (``DIR/**/*.wav|flac``) with ``DIR/annotations.csv``
+  (``file,start_s,end_s,label[,type]``);
+- ``raven``: long recordings with Raven selection tables (``*.txt``) beside them;
+- ``folders``: clips in ``DIR/<label>/*.wav|flac``; every window of a clip takes its folder's label.
+
+Windows of annotated recordings are labelled by the events they overlap (the rule is in
+:mod:`dolphin_ae.annotations`); ``noise`` is silence. A file named ``<recording>__<anything>.wav``
+belongs to recording ``<recording>``; any other file is a recording of its own. Train and test never
+share a recording, so no background, animal or session is seen in both.
+
+Clips shorter than one window (0.18 s of audio at the seed's settings) but at least
+``min_duration_s`` long are centred in one window, padded with their own audio reflected at the
+edges (see :func:`dolphin_ae.audio.pad_to_length`); shorter ones, and files that cannot be used, are
+skipped with their reason.
+
+The windows of a data set are written to a memory-mapped cache, ``<cache_dir>/<key>/``, where the
+key hashes the front end's parameters, the reading options and every input file's path, size and
+modification time: a re-run over unchanged files with unchanged parameters reads the cache instead
+of recomputing.
 """
 
+import hashlib
+import json
 import logging
+import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from dolphin_ae.audio import find_audio_files, load_audio
+from dolphin_ae.annotations import (
+    ANNOTATIONS_FILE,
+    find_raven_tables,
+    read_annotations_csv,
+    read_raven_table,
+    window_labels,
+)
+from dolphin_ae.audio import check_audio_file, find_audio_files, load_audio, pad_to_length, resampled_length
 from dolphin_ae.exceptions import AudioError, NoUsableAudioError, ParameterError
 from dolphin_ae.runio import atomic_path, read_json, write_json
 from dolphin_ae.spectrogram import (
     FrontEnd,
     band_spectrogram,
+    n_windows_of,
     normalize_windows,
     spectrogram_windows,
     window_level_db,
@@ -31,16 +60,21 @@ log = logging.getLogger(__name__)
 WINDOWS_FILE = "windows.npy"
 INDEX_FILE = "windows.csv"
 DATASET_FILE = "dataset.json"
+LAYOUTS = ("auto", "folders", "annotations", "raven")
+# Bump when the way windows are computed changes, so that old caches are not trusted.
+CACHE_VERSION = 1
 
 
 @dataclass(frozen=True)
 class Clip:
-    """One audio file of a folder-per-label data set."""
+    """One audio file of a data set: a folder-per-label clip (``label`` set) or an annotated
+    recording (``events`` set, one row per event)."""
 
     path: Path
     file: str  # path relative to the data folder, with forward slashes
-    label: str
+    label: str | None
     recording: str
+    events: pd.DataFrame | None = field(default=None, compare=False, hash=False)
 
 
 def recording_of(relative_path):
@@ -50,6 +84,17 @@ def recording_of(relative_path):
     if RECORDING_SEPARATOR in stem:
         return stem.split(RECORDING_SEPARATOR, 1)[0]
     return relative_path.with_suffix("").as_posix()
+
+
+def detect_layout(data_dir):
+    """``annotations`` when ``DIR/annotations.csv`` exists, else ``raven`` when a Raven selection table
+    is in the folder, else ``folders``."""
+    data_dir = Path(data_dir)
+    if (data_dir / ANNOTATIONS_FILE).is_file():
+        return "annotations"
+    if find_raven_tables(data_dir):
+        return "raven"
+    return "folders"
 
 
 def scan_labelled_folder(data_dir):
@@ -67,10 +112,65 @@ def scan_labelled_folder(data_dir):
     for label_dir in sorted(p for p in data_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
         for path in find_audio_files(label_dir):
             relative = path.relative_to(data_dir)
-            clips.append(Clip(path=path, file=relative.as_posix(), label=label_dir.name, recording=recording_of(relative)))
+            clips.append(Clip(path=path, file=relative.as_posix(), label=label_dir.name,
+                              recording=recording_of(relative)))
     if not clips:
         raise NoUsableAudioError(f"{data_dir}: no .wav or .flac files in label subfolders (DIR/<label>/*.wav)")
     return clips
+
+
+def scan_annotated_recordings(data_dir, *, layout="annotations", label_column=None):
+    """Every recording under ``data_dir`` with its events from ``annotations.csv`` or Raven tables.
+
+    Every audio file is a recording; the time no event covers is background, so a recording the
+    table does not mention is all ``noise``.
+
+    Returns
+    -------
+    clips : list of Clip
+        One per audio file, ``events`` holding its rows of the table (start_s, end_s, label, type).
+    skipped : list of dict
+        Table rows that name a missing recording, or Raven tables that cannot be used: file, reason.
+
+    Raises
+    ------
+    NoUsableAudioError
+        The folder holds no audio file.
+    AudioError
+        ``annotations.csv`` cannot be read or has a malformed row.
+    """
+    data_dir = Path(data_dir)
+    if layout not in ("annotations", "raven"):
+        raise ParameterError(f"layout must be 'annotations' or 'raven' here, got {layout!r}")
+    audio_files = find_audio_files(data_dir) if data_dir.is_dir() else []
+    if not audio_files:
+        raise NoUsableAudioError(f"{data_dir}: no .wav or .flac recordings found")
+    skipped = []
+    if layout == "annotations":
+        events = read_annotations_csv(data_dir / ANNOTATIONS_FILE)
+    else:
+        tables = []
+        for table_path in find_raven_tables(data_dir):
+            try:
+                tables.append(read_raven_table(table_path, data_dir=data_dir, audio_files=audio_files,
+                                               label_column=label_column))
+            except AudioError as error:
+                log.warning("skipped %s", error)
+                skipped.append({"file": table_path.relative_to(data_dir).as_posix(), "reason": str(error)})
+        events = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=["file", "start_s", "end_s",
+                                                                                          "label", "type"])
+    known = {p.relative_to(data_dir).as_posix() for p in audio_files}
+    for file in sorted(set(events["file"]) - known):
+        reason = f"{data_dir / file}: named in the annotations, but no such recording in {data_dir}"
+        log.warning("skipped %s", reason)
+        skipped.append({"file": file, "reason": reason})
+    by_file = dict(tuple(events.groupby("file", sort=False)))
+    clips = []
+    for path in audio_files:
+        relative = path.relative_to(data_dir).as_posix()
+        own = by_file.get(relative, events.iloc[0:0]).reset_index(drop=True)
+        clips.append(Clip(path=path, file=relative, label=None, recording=recording_of(relative), events=own))
+    return clips, skipped
 
 
 def split_by_recording(recordings, labels, *, test_fraction=0.25, seed=0):
@@ -111,13 +211,15 @@ class WindowDataset:
 
     ``windows`` has shape (n_windows, window_frames, n_bins), float32 (memory-mapped when loaded).
     ``index`` columns: file, recording, label, start_s, level_db (mean band power before
-    normalisation, dB), split ("train" or "test").
+    normalisation, dB), padded (the clip was shorter than a window), split ("train" or "test");
+    for annotated recordings also type and event_overlap (share of the window covered by events).
     """
 
     windows: np.ndarray
     index: pd.DataFrame
     front_end: FrontEnd
     skipped: list = field(default_factory=list)
+    layout: str = "folders"
 
     @property
     def is_silence(self):
@@ -132,16 +234,14 @@ class WindowDataset:
     def save(self, directory):
         directory = Path(directory)
         with atomic_path(directory / WINDOWS_FILE) as temporary:
-            out = np.lib.format.open_memmap(temporary, mode="w+", dtype=np.float32, shape=self.windows.shape)
-            out[:] = self.windows
-            out.flush()
-            del out
+            _link_or_copy_npy(self.windows, temporary)
         with atomic_path(directory / INDEX_FILE) as temporary:
             self.index.to_csv(temporary, index=False)
         # Written last: its presence says the two files above are complete.
         write_json(directory / DATASET_FILE, {
             "front_end": self.front_end.to_dict(),
             "skipped": self.skipped,
+            "layout": self.layout,
             "n_windows": int(self.windows.shape[0]),
             "window_shape": list(self.windows.shape[1:]),
         })
@@ -157,50 +257,252 @@ class WindowDataset:
         if windows.shape[0] != meta["n_windows"]:
             raise ParameterError(f"{directory / WINDOWS_FILE}: holds {windows.shape[0]} windows, "
                                  f"{DATASET_FILE} says {meta['n_windows']}")
-        index = pd.read_csv(directory / INDEX_FILE)
-        return cls(windows=windows, index=index, front_end=FrontEnd(**meta["front_end"]), skipped=meta["skipped"])
+        index = read_index(directory / INDEX_FILE)
+        return cls(windows=windows, index=index, front_end=FrontEnd(**meta["front_end"]), skipped=meta["skipped"],
+                   layout=meta.get("layout", "folders"))
+
+
+def read_index(path):
+    """A window index table; labels such as "NA" stay strings, a missing type is ""."""
+    index = pd.read_csv(path, keep_default_na=False, na_values={"start_s": [""], "level_db": [""],
+                                                                "event_overlap": [""]})
+    for column in ("file", "recording", "label", "type"):
+        if column in index.columns:
+            index[column] = index[column].astype(str)
+    return index
+
+
+def _whole_npy_file(windows):
+    """The ``.npy`` file that ``windows`` maps in full, or None (in memory, or a part of a file)."""
+    source = getattr(windows, "filename", None)
+    if not isinstance(windows, np.memmap) or source is None or Path(source).suffix != ".npy":
+        return None
+    with open(source, "rb") as handle:
+        version = np.lib.format.read_magic(handle)
+        reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran_order, dtype = reader(handle)
+    # A C-contiguous view with the file's whole shape can only be the file's whole data.
+    if (tuple(shape) == windows.shape and dtype == windows.dtype and not fortran_order
+            and windows.flags.c_contiguous):
+        return Path(source)
+    return None
+
+
+def _link_or_copy_npy(windows, destination):
+    """Write ``windows`` as ``.npy`` at ``destination``: a hard link when it is a whole ``.npy`` memory
+    map (the cache; no copy), else a chunked copy."""
+    destination = Path(destination)
+    source = _whole_npy_file(windows)
+    if source is not None:
+        try:
+            destination.unlink(missing_ok=True)
+            os.link(source, destination)
+            return
+        except OSError:
+            pass
+    out = np.lib.format.open_memmap(destination, mode="w+", dtype=np.float32, shape=windows.shape)
+    for start in range(0, windows.shape[0], 1024):
+        out[start:start + 1024] = windows[start:start + 1024]
+    out.flush()
+    del out
+
+
+def _stat_entry(path, data_dir):
+    stat = Path(path).stat()
+    return [Path(path).relative_to(data_dir).as_posix(), stat.st_size, stat.st_mtime_ns]
+
+
+def cache_key(data_dir, clips, tables, options):
+    """A hex digest of everything the windows depend on: options, front end, files' paths/sizes/mtimes."""
+    data_dir = Path(data_dir)
+    content = {
+        "version": CACHE_VERSION,
+        "options": options,
+        "audio": [_stat_entry(c.path, data_dir) for c in clips],
+        "tables": [_stat_entry(t, data_dir) for t in tables],
+    }
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+def _scan(data_dir, layout, label_column):
+    data_dir = Path(data_dir)
+    if layout not in LAYOUTS:
+        raise ParameterError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+    if not data_dir.is_dir():
+        raise NoUsableAudioError(f"{data_dir}: is not a folder")
+    if layout == "auto":
+        layout = detect_layout(data_dir)
+    if layout == "folders":
+        return layout, scan_labelled_folder(data_dir), [], []
+    clips, skipped = scan_annotated_recordings(data_dir, layout=layout, label_column=label_column)
+    tables = [data_dir / ANNOTATIONS_FILE] if layout == "annotations" else find_raven_tables(data_dir)
+    return layout, clips, skipped, tables
+
+
+def extract_windows(data_dir, *, front_end=None, channel=0, min_duration_s=0.0, layout="auto",
+                    min_event_overlap=0.5, label_column=None, pad_mode="reflect", cache_dir=None, progress=False):
+    """Labelled, normalised windows of every usable file of ``data_dir`` (no split), cached.
+
+    Parameters
+    ----------
+    data_dir : str or Path
+    front_end : FrontEnd or None
+    channel : int
+        Channel of multi-channel files (0 is the first).
+    min_duration_s : float
+        Files shorter than this (s) are skipped; those between it and one window are padded.
+    layout : {"auto", "folders", "annotations", "raven"}
+    min_event_overlap : float
+        Share of a window (or of a shorter event) an annotated event must cover to label it.
+    label_column : str or None
+        Raven tables' label column; None picks ``Annotation``, ``Label``, ``Type``, ... .
+    pad_mode : {"reflect", "zeros"}
+        How clips shorter than a window are padded.
+    cache_dir : str, Path or None
+        Where the windows are cached (memory-mapped); None keeps them in memory, uncached.
+
+    Returns
+    -------
+    windows : np.ndarray, shape (n_windows, window_frames, n_bins), float32
+    index : pd.DataFrame, one row per window (without ``split``)
+    skipped : list of dict (file, reason)
+    layout : str, the layout used
+
+    Raises
+    ------
+    NoUsableAudioError
+        No file yields a window.
+    """
+    fe = front_end or FrontEnd()
+    data_dir = Path(data_dir)
+    if min_duration_s < 0:
+        raise ParameterError(f"min_duration_s must be >= 0 s, got {min_duration_s}")
+    layout, clips, skipped, tables = _scan(data_dir, layout, label_column)
+    options = {"front_end": fe.to_dict(), "channel": channel, "min_duration_s": min_duration_s, "layout": layout,
+               "min_event_overlap": min_event_overlap, "label_column": label_column, "pad_mode": pad_mode}
+    cache = None
+    if cache_dir is not None:
+        cache = Path(cache_dir) / cache_key(data_dir, clips, tables, options)
+        meta = read_json(cache / DATASET_FILE, default=None)
+        if meta:
+            log.info("reading cached windows from %s", cache)
+            windows = np.load(cache / WINDOWS_FILE, mmap_mode="r")
+            index = read_index(cache / INDEX_FILE)
+            return windows, index, meta["skipped"], layout
+
+    # First pass, headers only: which files are usable, and how many windows each gives.
+    planned = []
+    for clip in clips:
+        try:
+            info = check_audio_file(clip.path, channel=channel, fmax_hz=fe.fmax_hz, min_duration_s=min_duration_s)
+        except AudioError as error:
+            log.warning("skipped %s", error)
+            skipped.append({"file": clip.file, "reason": str(error)})
+            continue
+        n_samples = max(resampled_length(info.frames, orig_sr=info.sr, target_sr=fe.sr), fe.window_samples)
+        planned.append((clip, n_windows_of(n_samples, fe)))
+    total = sum(n for _, n in planned)
+    if total == 0:
+        raise NoUsableAudioError(f"{data_dir}: none of {len(clips)} audio files could be used; "
+                                 f"first reason: {skipped[0]['reason'] if skipped else 'none'}")
+    shape = (total, fe.window_frames, fe.n_bins)
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+        partial = cache / ".windows.partial.npy"
+        windows = np.lib.format.open_memmap(partial, mode="w+", dtype=np.float32, shape=shape)
+    else:
+        windows = np.empty(shape, dtype=np.float32)
+
+    if progress:
+        from tqdm.auto import tqdm
+
+        planned = tqdm(planned, desc="reading recordings", unit="file", mininterval=5)
+    frames = []
+    position = 0
+    window_length_s = fe.window_samples / fe.sr
+    for clip, n_planned in planned:
+        try:
+            y = load_audio(clip.path, sr=fe.sr, channel=channel, fmax_hz=fe.fmax_hz, min_duration_s=min_duration_s)
+        except AudioError as error:
+            log.warning("skipped %s", error)
+            skipped.append({"file": clip.file, "reason": str(error)})
+            continue
+        padded = y.shape[0] < fe.window_samples
+        if padded:
+            y = pad_to_length(y, fe.window_samples, mode=pad_mode)
+        clip_windows = spectrogram_windows(band_spectrogram(y, fe), fe)[:n_planned]
+        n = clip_windows.shape[0]
+        levels = window_level_db(clip_windows)
+        windows[position:position + n] = normalize_windows(clip_windows, method=fe.normalization)
+        starts = window_start_s(n, fe)
+        rows = {"file": clip.file, "recording": clip.recording, "start_s": starts, "level_db": levels,
+                "padded": padded}
+        if clip.events is None:
+            rows["label"] = clip.label
+        else:
+            labels, types, overlap = window_labels(starts, window_length_s, clip.events,
+                                                   min_event_overlap=min_event_overlap)
+            rows.update(label=labels, type=types, event_overlap=overlap)
+        frames.append(pd.DataFrame(rows))
+        position += n
+    if position == 0:
+        raise NoUsableAudioError(f"{data_dir}: none of {len(clips)} audio files could be used; "
+                                 f"first reason: {skipped[0]['reason'] if skipped else 'none'}")
+    index = pd.concat(frames, ignore_index=True)
+    columns = ["file", "recording", "label", "start_s", "level_db", "padded"]
+    index = index[columns + [c for c in ("type", "event_overlap") if c in index.columns]]
+    if cache is None:
+        return windows[:position], index, skipped, layout
+    if position < total:
+        # A file failed only when read (NaN samples, say): keep the filled rows in a smaller file.
+        windows.flush()
+        trimmed = np.lib.format.open_memmap(cache / ".windows.trimmed.npy", mode="w+", dtype=np.float32,
+                                            shape=(position,) + shape[1:])
+        for start in range(0, position, 1024):
+            trimmed[start:min(start + 1024, position)] = windows[start:min(start + 1024, position)]
+        trimmed.flush()
+        del windows, trimmed
+        os.replace(cache / ".windows.trimmed.npy", partial)
+    else:
+        windows.flush()
+        del windows
+    os.replace(partial, cache / WINDOWS_FILE)
+    with atomic_path(cache / INDEX_FILE) as temporary:
+        index.to_csv(temporary, index=False)
+    write_json(cache / DATASET_FILE, {"options": options, "skipped": skipped, "n_windows": position})
+    index = read_index(cache / INDEX_FILE)
+    return np.load(cache / WINDOWS_FILE, mmap_mode="r"), index, skipped, layout
+
+
+def clear_stale_caches(cache_dir, *, keep):
+    """Remove every cache entry under ``cache_dir`` except ``keep`` (a key), to bound disk use."""
+    cache_dir = Path(cache_dir)
+    if not cache_dir.is_dir():
+        return
+    for entry in cache_dir.iterdir():
+        if entry.is_dir() and entry.name != keep:
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 def build_window_dataset(data_dir, *, front_end=None, channel=0, min_duration_s=0.0, test_fraction=0.25,
-                         seed=0, progress=False):
-    """Read every clip of a folder-per-label data set into normalised, split windows.
+                         seed=0, layout="auto", min_event_overlap=0.5, label_column=None, pad_mode="reflect",
+                         cache_dir=None, progress=False):
+    """Read every recording of ``data_dir`` into normalised, labelled windows, split by recording.
 
-    A file that cannot be used is logged, skipped and listed in ``skipped`` with its reason.
+    The options are those of :func:`extract_windows`, plus ``test_fraction`` (share of the windows,
+    by recording, held out) and ``seed`` (the split's random state). A file that cannot be used is
+    logged, skipped and listed in ``skipped`` with its reason.
 
     Raises
     ------
     NoUsableAudioError
         When no file yields a window.
     """
-    fe = front_end or FrontEnd()
-    clips = scan_labelled_folder(data_dir)
-    if progress:
-        from tqdm.auto import tqdm
-
-        clips_iter = tqdm(clips, desc="reading clips", unit="file", mininterval=5)
-    else:
-        clips_iter = clips
-    blocks, levels, rows, skipped = [], [], [], []
-    for clip in clips_iter:
-        try:
-            y = load_audio(clip.path, sr=fe.sr, channel=channel, fmax_hz=fe.fmax_hz, min_duration_s=min_duration_s)
-            windows = spectrogram_windows(band_spectrogram(y, fe), fe)
-            if windows.shape[0] == 0:
-                raise AudioError(f"{clip.path}: lasts {y.shape[0] / fe.sr:.3f} s, shorter than one window "
-                                 f"({fe.window_samples / fe.sr:.3f} s)")
-        except AudioError as error:
-            log.warning("skipped %s", error)
-            skipped.append({"file": clip.file, "reason": str(error)})
-            continue
-        levels.append(window_level_db(windows))
-        blocks.append(normalize_windows(windows, method=fe.normalization))
-        for start_s in window_start_s(windows.shape[0], fe):
-            rows.append({"file": clip.file, "recording": clip.recording, "label": clip.label, "start_s": start_s})
-    if not blocks:
-        raise NoUsableAudioError(f"{data_dir}: none of {len(clips)} audio files could be used; "
-                                 f"first reason: {skipped[0]['reason'] if skipped else 'none'}")
-    index = pd.DataFrame(rows)
-    index["level_db"] = np.concatenate(levels)
+    windows, index, skipped, layout = extract_windows(
+        data_dir, front_end=front_end, channel=channel, min_duration_s=min_duration_s, layout=layout,
+        min_event_overlap=min_event_overlap, label_column=label_column, pad_mode=pad_mode, cache_dir=cache_dir,
+        progress=progress)
     is_test = split_by_recording(index["recording"], index["label"], test_fraction=test_fraction, seed=seed)
     index["split"] = np.where(is_test, "test", "train")
-    return WindowDataset(windows=np.concatenate(blocks), index=index, front_end=fe, skipped=skipped)
+    return WindowDataset(windows=windows, index=index, front_end=front_end or FrontEnd(), skipped=skipped,
+                         layout=layout)

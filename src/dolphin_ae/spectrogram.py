@@ -8,17 +8,22 @@ FFT bins span the band ``fmin_hz``..``fmax_hz`` (at 48 kHz: 624-point FFT, 76.9 
 (n_windows, window_frames, n_bins), time first, lowest frequency first.
 """
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import scipy.fft
 from numpy.lib.stride_tricks import sliding_window_view
 
 from dolphin_ae.exceptions import ParameterError
 
 NORMALIZATIONS = ("seed", "none")
 MAGNITUDES = ("linear", "log")
-# Frames are transformed in blocks of this many so that long recordings need bounded memory.
-FRAMES_PER_BLOCK = 4096
+# Frames are transformed in blocks of this many: a block's windowed frames and their spectra
+# (512 x 4 B + 313 x 8 B per frame, about 2.3 MB) stay in a core's cache, which measured about twice
+# as fast as blocks of 4096 frames, and long recordings need bounded memory.
+FRAMES_PER_BLOCK = 512
 
 
 @dataclass(frozen=True)
@@ -113,8 +118,18 @@ class FrontEnd:
         return asdict(self)
 
 
-def band_spectrogram(y, front_end=None):
+def _default_workers():
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def band_spectrogram(y, front_end=None, *, workers=None, out=None):
     """Magnitude spectrogram of ``y`` in the front end's band.
+
+    The frames are a strided view of ``y`` (no copy); each block of ``FRAMES_PER_BLOCK`` frames is
+    multiplied by the window into a float32 buffer, transformed by a float32 real FFT
+    (``scipy.fft.rfft``, zero-padded to ``fft_length``), and only the band's bins are kept, as
+    float32 magnitudes written straight into the result. Blocks are shared among ``workers``
+    threads (NumPy and pocketfft release the GIL).
 
     Parameters
     ----------
@@ -122,6 +137,10 @@ def band_spectrogram(y, front_end=None):
         Waveform at ``front_end.sr``.
     front_end : FrontEnd or None
         Parameters; the seed's defaults when None.
+    workers : int or None
+        Threads; None uses up to 4 of the machine's cores. The result does not depend on it.
+    out : np.ndarray or None
+        Optional float32 array of shape (n_frames, n_bins) to write into (e.g. a memory map).
 
     Returns
     -------
@@ -136,19 +155,53 @@ def band_spectrogram(y, front_end=None):
     if not np.issubdtype(y.dtype, np.floating):
         raise ParameterError(f"y must hold floating-point samples, got dtype {y.dtype}")
     y = y.astype(np.float32, copy=False)
-    if y.shape[0] < fe.n_fft:
-        return np.zeros((0, fe.n_bins), dtype=np.float32)
+    n_frames = 0 if y.shape[0] < fe.n_fft else 1 + (y.shape[0] - fe.n_fft) // fe.hop_length
+    if out is None:
+        S = np.empty((n_frames, fe.n_bins), dtype=np.float32)
+    else:
+        if out.shape != (n_frames, fe.n_bins) or out.dtype != np.float32:
+            raise ParameterError(f"out must be a float32 array of shape {(n_frames, fe.n_bins)}, "
+                                 f"got {out.dtype} {out.shape}")
+        S = out
+    if n_frames == 0:
+        return S
     # A strided view: no frame is copied until the window multiplies it, block by block.
     frames = sliding_window_view(y, fe.n_fft)[:: fe.hop_length]
     window = np.hanning(fe.n_fft + 1)[:-1].astype(np.float32)  # periodic Hann, as librosa uses
-    band = slice(fe.first_bin, fe.first_bin + fe.n_bins)
-    S = np.empty((frames.shape[0], fe.n_bins), dtype=np.float32)
-    for start in range(0, frames.shape[0], FRAMES_PER_BLOCK):
-        block = frames[start : start + FRAMES_PER_BLOCK] * window
-        S[start : start + block.shape[0]] = np.abs(np.fft.rfft(block, n=fe.fft_length, axis=1)[:, band])
+    first, last = fe.first_bin, fe.first_bin + fe.n_bins
+
+    def transform(start):
+        stop = min(start + FRAMES_PER_BLOCK, n_frames)
+        block = np.multiply(frames[start:stop], window)
+        spectrum = scipy.fft.rfft(block, n=fe.fft_length, axis=1, overwrite_x=True)
+        np.abs(spectrum[:, first:last], out=S[start:stop])
+
+    starts = range(0, n_frames, FRAMES_PER_BLOCK)
+    workers = _default_workers() if workers is None else int(workers)
+    if workers < 1:
+        raise ParameterError(f"workers must be a positive number of threads or None, got {workers}")
+    if workers == 1 or len(starts) < 4:
+        for start in starts:
+            transform(start)
+    else:
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(transform, starts))
     if fe.magnitude == "log":
         np.log1p(S, out=S)
     return S
+
+
+def n_frames_of(n_samples, front_end=None):
+    """Frames ``band_spectrogram`` makes from ``n_samples`` samples."""
+    fe = front_end or FrontEnd()
+    return 0 if n_samples < fe.n_fft else 1 + (n_samples - fe.n_fft) // fe.hop_length
+
+
+def n_windows_of(n_samples, front_end=None):
+    """Windows ``spectrogram_windows`` makes from ``n_samples`` samples (0 when shorter than a window)."""
+    fe = front_end or FrontEnd()
+    n_frames = n_frames_of(n_samples, fe)
+    return 0 if n_frames < fe.window_frames else 1 + (n_frames - fe.window_frames) // fe.step_frames
 
 
 def spectrogram_windows(S, front_end=None):
