@@ -10,8 +10,16 @@ from dolphin_ae.report import parse_overrides
 def test_synth_writes_a_dataset(tmp_path, capsys):
     assert main(["synth", str(tmp_path / "out"), "--sessions", "2", "--clips", "1", "--noise-clips", "1"]) == 0
     truth = pd.read_csv(tmp_path / "out" / "truth.csv")
-    assert len(truth) == 2 * 4
+    assert truth["file"].nunique() == 2 * 4
     assert "wrote 8 clips" in capsys.readouterr().out
+
+
+def test_synth_writes_recordings(tmp_path, capsys):
+    assert main(["synth", str(tmp_path / "out"), "--mode", "recordings", "--sessions", "2", "--recordings", "1",
+                 "--recording-s", "5", "--motifs", "2"]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.wav")) == ["session000__rec00.wav", "session001__rec00.wav"]
+    assert (tmp_path / "out" / "annotations.csv").exists()
+    assert "wrote 2 recordings" in capsys.readouterr().out
 
 
 def test_overrides_are_yaml():

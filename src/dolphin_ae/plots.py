@@ -141,3 +141,71 @@ def plot_level_histogram(level_db, is_silence, *, threshold_db=None, ax=None):
     ax.set_ylabel("windows")
     ax.legend(fontsize=8)
     return fig
+
+
+def plot_spectrogram_grid(spectrograms, titles, *, front_end=None, start_s=None, ncols=3, dynamic_range_db=70.0,
+                          panel_size=(3.6, 2.4)):
+    """Several (frames, bins) magnitude spectrograms in dB on one shared colour scale and colour bar.
+
+    ``start_s`` gives each panel's start time in its recording (s); the colour scale spans
+    ``dynamic_range_db`` below the loudest cell of all panels.
+    """
+    fe = front_end or FrontEnd()
+    images = [20 * np.log10(np.maximum(np.asarray(S, dtype=np.float32), 1e-7)) for S in spectrograms]
+    start_s = list(start_s) if start_s is not None else [0.0] * len(images)
+    ncols = max(1, min(ncols, len(images)))
+    nrows = int(np.ceil(len(images) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_size[0] * ncols + 1, panel_size[1] * nrows),
+                             layout="constrained", squeeze=False)
+    vmax = max(float(np.max(image)) for image in images) if images else 0.0
+    mappable = None
+    for ax, image, title, start in zip(axes.flat, images, titles, start_s):
+        mappable = ax.imshow(image.T, origin="lower", aspect="auto", extent=_extent(image.shape[0], fe, start),
+                             cmap="magma", vmin=vmax - dynamic_range_db, vmax=vmax, interpolation="nearest")
+        ax.set_title(title, fontsize=8)
+        ax.set_xlabel("time (s)")
+        ax.set_ylabel("frequency (kHz)")
+    for ax in axes.flat[len(images):]:
+        ax.set_visible(False)
+    if mappable is not None:
+        fig.colorbar(mappable, ax=axes, label="magnitude (dB re 1)", shrink=0.8)
+    return fig
+
+
+LABEL_COLOURS = {"whistle": "tab:cyan", "burst": "tab:orange", "click": "tab:green"}
+
+
+def plot_annotated_spectrogram(S, events, *, front_end=None, start_s=0.0, ax=None, dynamic_range_db=70.0):
+    """A stretch of recording as a dB spectrogram with its events drawn as labelled spans below the band.
+
+    ``events`` is a table with start_s, end_s (s, in the recording's time) and label.
+    """
+    fe = front_end or FrontEnd()
+    fig, ax = _axes(ax, (10, 3.2))
+    plot_spectrogram(S, front_end=fe, start_s=start_s, ax=ax, vmin=None, vmax=None)
+    image = ax.images[0]
+    vmax = image.get_clim()[1]
+    image.set_clim(vmax - dynamic_range_db, vmax)
+    stop_s = start_s + S.shape[0] * fe.hop_length / fe.sr
+    low_khz = fe.frequencies_hz()[0] / 1000.0
+    seen = set()
+    for event in events.itertuples():
+        if event.end_s < start_s or event.start_s > stop_s:
+            continue
+        colour = LABEL_COLOURS.get(event.label, "white")
+        ax.axvspan(max(event.start_s, start_s), min(event.end_s, stop_s), ymin=0.0, ymax=0.05, color=colour,
+                   label=None if event.label in seen else event.label)
+        seen.add(event.label)
+    ax.set_xlim(start_s, stop_s)
+    ax.set_ylim(low_khz, fe.frequencies_hz()[-1] / 1000.0)
+    if seen:
+        ax.legend(loc="upper right", fontsize=7, title="annotated events (bar)", title_fontsize=7)
+    return fig
+
+
+def plot_message(text, *, figsize=(6, 1.2)):
+    """A figure holding only ``text``: stands in for a figure the data cannot give (e.g. no truth table)."""
+    fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+    ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=10)
+    ax.set_axis_off()
+    return fig
