@@ -44,8 +44,9 @@ def test_min_event_overlap_moves_the_line():
 def test_overlapping_events_the_label_covering_most_wins():
     table = events((0.0, 0.18, "click", "echolocation"), (0.05, 0.18, "whistle", "convex"),
                    (0.2, 0.38, "whistle", "a"), (0.18, 0.25, "burst", "b"))
-    labels, _, overlap = window_labels(np.array([0.0, 0.2]), WINDOW_S, table)
+    labels, types, overlap = window_labels(np.array([0.0, 0.2]), WINDOW_S, table)
     assert list(labels) == ["click", "whistle"]
+    assert list(types) == ["echolocation", "a"]  # the type of the winning label's event
     assert overlap[0] == 1.0  # overlapping events count once up to the whole window
 
 

@@ -236,9 +236,8 @@ def window_labels(window_start_s, window_length_s, events, *, min_event_overlap=
     types = np.full(n, "", dtype=object)
     covered = np.zeros(n)
     best = np.zeros(n)  # the winning label's claimed coverage so far
-    claims = {}
-    best_event = np.full(n, -1)
-    best_event_overlap = np.zeros(n)
+    claims = {}  # label -> claimed coverage per window (s)
+    best_event = {}  # label -> (index of the claiming event covering most of each window, its overlap)
     signal = events[events["label"] != BACKGROUND_LABEL].reset_index(drop=True)
     for k, event in enumerate(signal.itertuples(index=False)):
         overlap = np.clip(np.minimum(stops, event.end_s) - np.maximum(starts, event.start_s), 0.0, None)
@@ -251,16 +250,16 @@ def window_labels(window_start_s, window_length_s, events, *, min_event_overlap=
                            | ((duration < window_length_s) & (overlap >= min_event_overlap * duration)))
         if not claim.any():
             continue
-        per_label = claims.setdefault(event.label, np.zeros(n))
-        per_label[claim] += overlap[claim]
-        better = claim & (overlap > best_event_overlap)
-        best_event[better], best_event_overlap[better] = k, overlap[better]
+        claims.setdefault(event.label, np.zeros(n))[claim] += overlap[claim]
+        event_index, event_overlap = best_event.setdefault(event.label, (np.full(n, -1), np.zeros(n)))
+        better = claim & (overlap > event_overlap)
+        event_index[better], event_overlap[better] = k, overlap[better]
     for label, coverage in claims.items():
         wins = coverage > best
         labels[wins], best[wins] = label, coverage[wins]
-    has_type = "type" in signal.columns
-    for j in np.flatnonzero(best_event >= 0):
-        event = signal.iloc[best_event[j]]
-        if event["label"] == labels[j] and has_type:
-            types[j] = "" if pd.isna(event["type"]) else str(event["type"])
+    if "type" in signal.columns:
+        event_types = signal["type"].fillna("").astype(str).to_numpy()
+        for label, (event_index, _) in best_event.items():
+            mine = (labels == label) & (event_index >= 0)
+            types[mine] = event_types[event_index[mine]]
     return labels.astype(str), types.astype(str), np.minimum(covered / window_length_s, 1.0)

@@ -3,13 +3,40 @@
 Every function takes ``ax=None`` (or makes its own grid) and returns the figure.
 """
 
+import io
+
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from dolphin_ae.spectrogram import FrontEnd  # noqa: E402
+
+
+def _figure_png(figure):
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def _register_png_formatter():
+    """Inside a notebook, give figures a PNG representation so that ``glue`` and ``display`` carry them.
+
+    The Agg backend keeps figures from also being drawn at the end of every cell, but without the
+    inline backend IPython knows no image of a figure, and glued figures would reach the book empty.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None:
+        shell.display_formatter.formatters["image/png"].for_type(Figure, _figure_png)
+
+
+_register_png_formatter()
 
 
 def _axes(ax, figsize):
