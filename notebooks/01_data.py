@@ -250,8 +250,8 @@ else:
 # ```{glue:figure} motif_examples
 # :name: fig-motif-examples
 #
-# Three renditions of each signature whistle (rows of three share a motif), from different recordings
-# where possible. The synthetic data hold {glue:text}`n_motif_renditions` renditions of
+# Up to three renditions of each signature whistle (the title names the motif and the recording), in dB
+# on a shared scale: the same contour returns with small changes in duration, pitch and loudness. The synthetic data hold {glue:text}`n_motif_renditions` renditions of
 # {glue:text}`n_motifs` signature whistles among {glue:text}`n_one_off_whistles` one-off whistles.
 # ```
 
@@ -282,7 +282,7 @@ display(Audio(stretch_y, rate=sr))
 # :name: fig-recording-stretch
 #
 # The first ten seconds (at most) of one recording, in dB, with its annotated events as coloured bars at
-# the bottom. Shrimp snaps and boat noise are part of the background, not events.
+# the bottom, one lane per class. Shrimp snaps and boat noise are part of the background, not events.
 # ```
 
 # %% [markdown]

@@ -203,7 +203,7 @@ LABEL_COLOURS = {"whistle": "tab:cyan", "burst": "tab:orange", "click": "tab:gre
 
 
 def plot_annotated_spectrogram(S, events, *, front_end=None, start_s=0.0, ax=None, dynamic_range_db=70.0):
-    """A stretch of recording as a dB spectrogram with its events drawn as labelled spans below the band.
+    """A stretch of recording as a dB spectrogram with its events as coloured bars at the bottom, one lane per label.
 
     ``events`` is a table with start_s, end_s (s, in the recording's time) and label.
     """
@@ -216,12 +216,14 @@ def plot_annotated_spectrogram(S, events, *, front_end=None, start_s=0.0, ax=Non
     stop_s = start_s + S.shape[0] * fe.hop_length / fe.sr
     low_khz = fe.frequencies_hz()[0] / 1000.0
     seen = set()
+    lanes = {label: lane for lane, label in enumerate(sorted(set(events["label"])))}  # overlapping events stay visible
     for event in events.itertuples():
         if event.end_s < start_s or event.start_s > stop_s:
             continue
         colour = LABEL_COLOURS.get(event.label, "white")
-        ax.axvspan(max(event.start_s, start_s), min(event.end_s, stop_s), ymin=0.0, ymax=0.05, color=colour,
-                   label=None if event.label in seen else event.label)
+        lane = lanes[event.label]
+        ax.axvspan(max(event.start_s, start_s), min(event.end_s, stop_s), ymin=0.04 * lane, ymax=0.04 * (lane + 1),
+                   color=colour, label=None if event.label in seen else event.label)
         seen.add(event.label)
     ax.set_xlim(start_s, stop_s)
     ax.set_ylim(low_khz, fe.frequencies_hz()[-1] / 1000.0)
