@@ -8,13 +8,14 @@ import base64
 import io
 
 import matplotlib
+import matplotlib.image
+import numpy as np
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from dolphin_ae.plots import _extent  # noqa: E402
-from dolphin_ae.spectrogram import FrontEnd  # noqa: E402
+from dolphin_ae.plots import _extent, _subplots
+from dolphin_ae.spectrogram import FrontEnd
 
 UNCLUSTERED_COLOUR = (0.75, 0.75, 0.75, 1.0)
 MAP_AXIS_NOTE = "map coordinates have no unit"
@@ -23,7 +24,7 @@ MAP_AXIS_NOTE = "map coordinates have no unit"
 def category_colours(values):
     """A colour for each distinct value (sorted; ``-1`` and ``""`` grey), as a dict."""
     distinct = sorted({str(v) for v in values}, key=lambda v: (v in ("-1", ""), v))
-    palette = plt.get_cmap("tab10" if len(distinct) <= 10 else "tab20")
+    palette = matplotlib.colormaps["tab10" if len(distinct) <= 10 else "tab20"]
     colours, k = {}, 0
     for value in distinct:
         if value in ("-1", ""):
@@ -44,8 +45,8 @@ def _legend_name(value, kind):
 
 def plot_projection_grid(maps, colourings, *, point_size=8):
     """Rows: one 2-D map each (``{name: (n, 2) array}``); columns: one colouring each (``{title: labels}``)."""
-    fig, axes = plt.subplots(len(maps), len(colourings), figsize=(4.3 * len(colourings) + 1.6, 3.6 * len(maps)),
-                             layout="constrained", squeeze=False)
+    fig, axes = _subplots(len(maps), len(colourings), figsize=(4.3 * len(colourings) + 1.6, 3.6 * len(maps)),
+                          squeeze=False)
     for col, (title, labels) in enumerate(colourings.items()):
         labels = np.asarray(labels).astype(str)
         colours = category_colours(labels)
@@ -86,13 +87,13 @@ def plot_thumbnail_map(Y, labels, chosen, chosen_windows, *, front_end=None, met
     Y = np.asarray(Y)
     labels = np.asarray(labels).astype(str)
     colours = category_colours(labels)
-    fig, ax = plt.subplots(figsize=(11, 8.5), layout="constrained") if ax is None else (ax.figure, ax)
+    fig, ax = _subplots(figsize=(11, 8.5)) if ax is None else (ax.figure, ax)
     for value, colour in colours.items():
         mask = labels == value
         ax.scatter(Y[mask, 0], Y[mask, 1], s=6, color=colour, label=value, linewidths=0, alpha=0.6)
     images = np.stack([thumbnail_image(w) for w in chosen_windows]) if len(chosen) else np.zeros((0, 1, 1))
     vmin, vmax = (np.percentile(images, [1, 99.5]) if images.size > 1 else (0.0, 1.0))
-    norm = matplotlib.colors.Normalize(vmin=vmin, vmax=vmax)
+    norm = Normalize(vmin=vmin, vmax=vmax)
     for image, i in zip(images, chosen):
         box = OffsetImage(image, zoom=zoom, cmap="magma", norm=norm)
         ax.add_artist(AnnotationBbox(box, (Y[i, 0], Y[i, 1]), frameon=True, pad=0.15,
@@ -104,7 +105,7 @@ def plot_thumbnail_map(Y, labels, chosen, chosen_windows, *, front_end=None, met
     ax.legend(title="true class (frame colour)", fontsize=8, markerscale=3, loc="best")
     duration_s = fe.window_frames * fe.hop_length / fe.sr
     freqs_khz = fe.frequencies_hz() / 1000.0
-    fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap="magma"), ax=ax, shrink=0.6,
+    fig.colorbar(ScalarMappable(norm=norm, cmap="magma"), ax=ax, shrink=0.6,
                  label=f"z-normalised magnitude (each thumbnail: {duration_s:.2f} s across, "
                        f"{freqs_khz[0]:.1f}-{freqs_khz[-1]:.1f} kHz up)")
     return fig
@@ -112,7 +113,7 @@ def plot_thumbnail_map(Y, labels, chosen, chosen_windows, *, front_end=None, met
 
 def _png_base64(image, *, vmin, vmax):
     buffer = io.BytesIO()
-    plt.imsave(buffer, image, cmap="magma", vmin=vmin, vmax=vmax, format="png")
+    matplotlib.image.imsave(buffer, image, cmap="magma", vmin=vmin, vmax=vmax, format="png")
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
@@ -178,7 +179,7 @@ def plot_conv_filters(layers, *, front_end=None, max_filters=32, ncols=16):
     counts = [min(np.shape(kernel)[-1], max_filters) for _, kernel, _ in layers]
     ncols = max(1, min(ncols, max(counts)))
     rows = [int(np.ceil(n / ncols)) for n in counts]
-    fig = plt.figure(figsize=(1.0 * ncols + 1.8, sum(1.1 * r + 0.8 for r in rows)), layout="constrained")
+    fig = Figure(figsize=(1.0 * ncols + 1.8, sum(1.1 * r + 0.8 for r in rows)), layout="constrained")
     panels = fig.subfigures(len(layers), 1, height_ratios=[1.1 * r + 0.8 for r in rows], squeeze=False)[:, 0]
     for panel, (name, kernel, stride_before), n, nrows in zip(panels, layers, counts, rows):
         kernel = np.asarray(kernel, dtype=np.float32)
@@ -215,8 +216,8 @@ def plot_contingency(labels_true, labels_pred, *, ax=None, pred_name="cluster"):
     table = pd.crosstab(pd.Series(np.asarray(labels_true).astype(str), name="true"),
                         pd.Series(np.asarray(labels_pred), name=pred_name))
     share = 100 * table.to_numpy() / np.maximum(table.to_numpy().sum(axis=1, keepdims=True), 1)
-    fig, ax = plt.subplots(figsize=(0.55 * table.shape[1] + 2.8, 0.45 * table.shape[0] + 1.6),
-                           layout="constrained") if ax is None else (ax.figure, ax)
+    fig, ax = _subplots(figsize=(0.55 * table.shape[1] + 2.8, 0.45 * table.shape[0] + 1.6)) if ax is None else (
+        ax.figure, ax)
     mappable = ax.imshow(share, cmap="Blues", vmin=0, vmax=100, aspect="auto")
     for (row, col), count in np.ndenumerate(table.to_numpy()):
         if count:
@@ -237,7 +238,7 @@ def plot_distance_matrix(D, labels, *, ax=None, unit="DTW distance per step"):
     order = np.argsort(labels, kind="stable")
     D = np.asarray(D)[np.ix_(order, order)]
     sorted_labels = labels[order]
-    fig, ax = plt.subplots(figsize=(6.2, 5.2), layout="constrained") if ax is None else (ax.figure, ax)
+    fig, ax = _subplots(figsize=(6.2, 5.2)) if ax is None else (ax.figure, ax)
     mappable = ax.imshow(D, cmap="viridis_r", interpolation="nearest")
     edges = np.flatnonzero(sorted_labels[1:] != sorted_labels[:-1]) + 0.5
     for edge in edges:
@@ -255,31 +256,33 @@ def plot_distance_matrix(D, labels, *, ax=None, unit="DTW distance per step"):
     return fig
 
 
-def plot_clip_gallery(spectrograms, titles, *, front_end=None, ncols=5, dynamic_range_db=60.0, row_label=None):
-    """Whole clips side by side in dB on one colour scale, each with its own time axis (s)."""
+def plot_clip_gallery(spectrograms, titles, *, front_end=None, ncols=5, dynamic_range_db=60.0):
+    """Whole clips in a grid, in dB on one colour scale, each with its own time axis (s).
+
+    ``spectrograms`` is a list of (frames, bins) magnitude arrays, read row by row; a None leaves its
+    cell empty (to start each cluster on a new row).
+    """
     fe = front_end or FrontEnd()
-    images = [20 * np.log10(np.maximum(np.asarray(S, dtype=np.float32), 1e-7)) for S in spectrograms]
+    images = [None if S is None else 20 * np.log10(np.maximum(np.asarray(S, dtype=np.float32), 1e-7))
+              for S in spectrograms]
     n = len(images)
     ncols = max(1, min(ncols, n))
-    nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(2.7 * ncols + 1.2, 2.3 * nrows + 0.3), layout="constrained",
-                             squeeze=False)
-    vmax = max(float(np.max(image)) for image in images) if images else 0.0
+    nrows = max(1, int(np.ceil(n / ncols)))
+    fig, axes = _subplots(nrows, ncols, figsize=(2.7 * ncols + 1.2, 2.2 * nrows + 0.3), squeeze=False)
+    shown = [image for image in images if image is not None]
+    vmax = max(float(np.max(image)) for image in shown) if shown else 0.0
     vmin = vmax - dynamic_range_db
     mappable = None
     for k, ax in enumerate(axes.flat):
-        if k >= n:
+        if k >= n or images[k] is None:
             ax.set_visible(False)
             continue
         mappable = ax.imshow(images[k].T, origin="lower", aspect="auto", extent=_extent(images[k].shape[0], fe),
                              cmap="magma", vmin=vmin, vmax=vmax, interpolation="nearest")
         ax.set_title(titles[k], fontsize=8)
         ax.set_xlabel("time (s)", fontsize=8)
-        if k % ncols == 0:
-            ax.set_ylabel("frequency (kHz)", fontsize=8)
+        ax.set_ylabel("frequency (kHz)", fontsize=8)
         ax.tick_params(labelsize=7)
-    if row_label:
-        fig.suptitle(row_label, fontsize=10)
     if mappable is not None:
         fig.colorbar(mappable, ax=axes, label="magnitude (dB re 1)", shrink=0.9)
     return fig
@@ -287,7 +290,7 @@ def plot_clip_gallery(spectrograms, titles, *, front_end=None, ncols=5, dynamic_
 
 def plot_dtw_scaling(n_sequences, seconds, *, exponent=None, ax=None, label="all pairs, compiled"):
     """Wall time of the all-pairs DTW matrix against the number of sequences, on log-log axes."""
-    fig, ax = plt.subplots(figsize=(5, 3.4), layout="constrained") if ax is None else (ax.figure, ax)
+    fig, ax = _subplots(figsize=(5, 3.4)) if ax is None else (ax.figure, ax)
     n_sequences = np.asarray(n_sequences, dtype=float)
     seconds = np.asarray(seconds, dtype=float)
     ax.loglog(n_sequences, seconds, "o-", label=label)
@@ -299,3 +302,17 @@ def plot_dtw_scaling(n_sequences, seconds, *, exponent=None, ax=None, label="all
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
     return fig
+
+
+def gallery_layout(groups, *, max_groups=4, max_members=5):
+    """Cells of a gallery: the first ``max_members`` items of each of the first ``max_groups`` groups.
+
+    Returns a flat list, row by row, of ``(group number, item)`` pairs, None where a row has no
+    more members, for :func:`plot_clip_gallery` with ``ncols=max_members``.
+    """
+    cells = []
+    for number, members in enumerate(list(groups)[:max_groups]):
+        members = list(members)[:max_members]
+        cells.extend((number, int(item)) for item in members)
+        cells.extend([None] * (max_members - len(members)))
+    return cells

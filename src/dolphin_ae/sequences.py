@@ -38,8 +38,9 @@ def find_data_dir(run_dir, data_dir=""):
 def load_truth(data_dir):
     """One row per file of ``data_dir/truth.csv`` with columns file, label, type, motif; None without a table.
 
-    A file with several events takes its first event's type and its first non-empty motif. When the
-    table has no ``type`` the label stands in; when it has no ``motif`` the column is empty, and
+    A file with several events takes the type and motif of its ``primary`` event (the one its folder
+    is named after) when the table marks one, else of its first event. When the table has no
+    ``type`` the label stands in; when it has no ``motif`` the column is empty, and
     :attr:`DataFrame.attrs` ``["has_motif"]`` is False.
     """
     path = Path(data_dir) / TRUTH_FILE
@@ -53,10 +54,11 @@ def load_truth(data_dir):
     table["type"] = table["type"].astype(str) if "type" in table.columns else table["label"].astype(str)
     table["motif"] = table["motif"].astype(str).str.strip() if has_motif else NO_MOTIF
     table.loc[table["motif"].isin(["nan", "None"]), "motif"] = NO_MOTIF
-    per_file = table.groupby("file", sort=False).agg(
-        label=("label", "first"), type=("type", "first"),
-        motif=("motif", lambda m: next((v for v in m if v), NO_MOTIF)),
-    ).reset_index()
+    if "primary" in table.columns:
+        is_primary = table["primary"].astype(str).str.strip().str.lower().isin(["true", "1"])
+        table = pd.concat([table[is_primary], table[~is_primary]])
+    per_file = table.groupby("file", sort=False).agg(label=("label", "first"), type=("type", "first"),
+                                                    motif=("motif", "first")).reset_index()
     per_file.attrs["has_motif"] = bool(has_motif and (per_file["motif"] != NO_MOTIF).any())
     return per_file
 
