@@ -3,10 +3,14 @@
 Writes a small set of whistle clips in which a few contours recur (each motif re-sung with its
 duration stretched by up to 10 % and its pitch shifted by up to 3 %, over a different session's
 background at a different SNR) among one-off whistles, encodes them with a trained encoder,
-and prints the scores of the seed's density rule and of the mutual-neighbour rule, and of the
-seed's sequence clustering against the contour families.
+and prints the discovery scores of the seed's density rule and of the mutual-neighbour rule, and
+the seed's sequence clustering against the contour families.
 
     PYTHONPATH=src python bench/motif_discovery.py runs/cpu/models/encoder.keras
+    PYTHONPATH=src python bench/motif_discovery.py runs/cpu/models/encoder.keras --data runs/cpu/data
+
+With ``--data`` the whistle clips of an existing folder with a ``truth.csv`` (motif column) are
+used instead.
 """
 
 import argparse
@@ -18,8 +22,9 @@ import pandas as pd
 import soundfile
 
 from dolphin_ae import synth
-from dolphin_ae.clustering import agglomerative_from_distances, clustering_scores
-from dolphin_ae.discovery import density_modes, discovery_scores, knn_from_distances, tight_groups
+from dolphin_ae.clustering import agglomerative_from_distances, clustering_scores, scale_codes
+from dolphin_ae.discovery import (density_modes, discovery_scores, knn_from_distances, median_pair_distance,
+                                  tight_groups)
 from dolphin_ae.dtw import pairwise_dtw
 from dolphin_ae.sequences import encode_clips, load_truth
 from dolphin_ae.spectrogram import FrontEnd
@@ -67,23 +72,35 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("encoder", help="a trained encoder .keras file")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--k", type=int, default=3)
+    parser.add_argument("--data", default="", help="an existing data folder with truth.csv (default: write one)")
+    parser.add_argument("--link-ratio", type=float, default=0.35)
     args = parser.parse_args()
     encoder = keras.models.load_model(args.encoder)
     with tempfile.TemporaryDirectory() as folder:
-        write_motif_clips(folder, seed=args.seed)
+        if args.data:
+            folder = args.data
+        else:
+            write_motif_clips(folder, seed=args.seed)
         truth = load_truth(folder)
+        truth = truth[truth["label"] == "whistle"].reset_index(drop=True)
         sequences, kept, _ = encode_clips(encoder, truth, folder, FrontEnd(), step_frames=12)
-    D = pairwise_dtw(sequences)
-    indices, distances = knn_from_distances(D, args.k)
     motifs = kept["motif"].to_numpy()
-    for name, found in (("seed density rule", density_modes(indices, distances)),
-                        ("mutual-neighbour groups", tight_groups(indices, distances))):
+    D_seed = pairwise_dtw(sequences, gap_penalty=10.0)
+    D_unit = pairwise_dtw([scale_codes(s) for s in sequences], gap_penalty=0.3)
+    rules = {
+        "seed density rule, raw codes": density_modes(*knn_from_distances(D_seed, 3)),
+        "seed density rule, unit codes": density_modes(*knn_from_distances(D_unit, 3)),
+        "mutual-neighbour groups, unit codes": tight_groups(
+            *knn_from_distances(D_unit, 5), threshold=args.link_ratio * median_pair_distance(D_unit)),
+    }
+    for name, found in rules.items():
         scores = discovery_scores(found.groups, motifs)
-        print(f"{name:25s} groups {scores['n_groups']:3d}  precision {scores['precision']}  recall {scores['recall']}"
+        print(f"{name:36s} groups {scores['n_groups']:3d}  precision {scores['precision']}  recall {scores['recall']}"
               f"  renditions found {scores['rendition_recall']}")
-    labels = agglomerative_from_distances(D, percentile=20)
-    print("seed sequence clustering vs contour family:", clustering_scores(kept["type"], labels))
+    for name, D in (("raw codes, gap 10", D_seed), ("unit codes, gap 0.3", D_unit)):
+        scores = clustering_scores(kept["type"], agglomerative_from_distances(D, percentile=20))
+        print(f"seed sequence clustering ({name}) vs contour family: V {scores['v_measure']:.3f} "
+              f"ARI {scores['ari']:.3f}")
 
 
 if __name__ == "__main__":
