@@ -414,7 +414,7 @@ def extract_windows(data_dir, *, front_end=None, channel=0, min_duration_s=0.0, 
         windows = np.empty(shape, dtype=np.float32)
 
     if progress:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
 
         planned = tqdm(planned, desc="reading recordings", unit="file", mininterval=5)
     frames = []

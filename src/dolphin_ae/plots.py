@@ -3,45 +3,38 @@
 Every function takes ``ax=None`` (or makes its own grid) and returns the figure.
 """
 
-import io
+import numpy as np
+from matplotlib.figure import Figure
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from dolphin_ae.spectrogram import FrontEnd  # noqa: E402
+from dolphin_ae.spectrogram import FrontEnd
 
 
-def _figure_png(figure):
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    return buffer.getvalue()
-
-
-def _register_png_formatter():
-    """Inside a notebook, give figures a PNG representation so that ``glue`` and ``display`` carry them.
-
-    The Agg backend keeps figures from also being drawn at the end of every cell, but without the
-    inline backend IPython knows no image of a figure, and glued figures would reach the book empty.
-    """
+def _show_figures_in_notebooks():
+    """Inside a Jupyter kernel, display ``Figure`` objects as PNG even though pyplot is never imported."""
     try:
         from IPython import get_ipython
     except ImportError:
         return
     shell = get_ipython()
-    if shell is not None:
-        shell.display_formatter.formatters["image/png"].for_type(Figure, _figure_png)
+    if shell is not None and hasattr(shell, "display_formatter"):
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+        set_matplotlib_formats("png")
 
 
-_register_png_formatter()
+_show_figures_in_notebooks()
+
+
+def _subplots(nrows=1, ncols=1, *, figsize, squeeze=True):
+    # Figures are made without pyplot, so nothing is shown twice or kept alive by a global registry;
+    # notebooks display them explicitly (or glue them), and IPython renders them as PNG.
+    fig = Figure(figsize=figsize, layout="constrained")
+    return fig, fig.subplots(nrows, ncols, squeeze=squeeze)
 
 
 def _axes(ax, figsize):
     if ax is None:
-        fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+        fig, ax = _subplots(figsize=figsize)
         return fig, ax
     return ax.figure, ax
 
@@ -79,7 +72,7 @@ def plot_window_grid(windows, titles, *, front_end=None, ncols=4, colorbar_label
     fe = front_end or FrontEnd()
     windows = np.asarray(windows, dtype=np.float32)
     nrows = int(np.ceil(len(windows) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 2.6 * nrows), layout="constrained", squeeze=False)
+    fig, axes = _subplots(nrows, ncols, figsize=(3.2 * ncols, 2.6 * nrows), squeeze=False)
     vmin, vmax = np.percentile(windows, [1, 99.5])
     mappable = None
     for ax, window, title in zip(axes.flat, windows, titles):
@@ -100,8 +93,7 @@ def plot_confusion_matrices(matrices, *, class_names=("not silence", "silence"))
 
     Rows are the truth, columns the prediction, as in the seed's table; each cell shows its count.
     """
-    fig, axes = plt.subplots(1, len(matrices), figsize=(3.6 * len(matrices) + 0.8, 3.4), layout="constrained",
-                             squeeze=False)
+    fig, axes = _subplots(1, len(matrices), figsize=(3.6 * len(matrices) + 0.8, 3.4), squeeze=False)
     mappable = None
     for ax, (title, matrix) in zip(axes.flat, matrices.items()):
         matrix = np.asarray(matrix, dtype=float)
@@ -139,7 +131,7 @@ def plot_reconstructions(inputs, reconstructions, titles, *, front_end=None):
     if reconstructions.ndim == 4:
         reconstructions = reconstructions[..., 0]
     n = len(inputs)
-    fig, axes = plt.subplots(2, n, figsize=(2.8 * n + 1, 5), layout="constrained", squeeze=False)
+    fig, axes = _subplots(2, n, figsize=(2.8 * n + 1, 5), squeeze=False)
     vmin, vmax = np.percentile(inputs, [1, 99.5])
     mappable = None
     for col in range(n):
@@ -182,8 +174,7 @@ def plot_spectrogram_grid(spectrograms, titles, *, front_end=None, start_s=None,
     start_s = list(start_s) if start_s is not None else [0.0] * len(images)
     ncols = max(1, min(ncols, len(images)))
     nrows = int(np.ceil(len(images) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_size[0] * ncols + 1, panel_size[1] * nrows),
-                             layout="constrained", squeeze=False)
+    fig, axes = _subplots(nrows, ncols, figsize=(panel_size[0] * ncols + 1, panel_size[1] * nrows), squeeze=False)
     vmax = max(float(np.max(image)) for image in images) if images else 0.0
     mappable = None
     for ax, image, title, start in zip(axes.flat, images, titles, start_s):
@@ -234,7 +225,7 @@ def plot_annotated_spectrogram(S, events, *, front_end=None, start_s=0.0, ax=Non
 
 def plot_message(text, *, figsize=(6, 1.2)):
     """A figure holding only ``text``: stands in for a figure the data cannot give (e.g. no truth table)."""
-    fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+    fig, ax = _subplots(figsize=figsize)
     ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=10)
     ax.set_axis_off()
     return fig
