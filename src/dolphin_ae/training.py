@@ -89,7 +89,7 @@ class TrainingState(keras.callbacks.Callback):
     """Per-epoch history, early stopping on the validation loss, and checkpoints that survive a crash.
 
     After every epoch, with a ``directory``: the model's weights and the optimizer's state are written
-    under names carrying the epoch number, then ``state.json`` is rewritten (atomically) to point at
+    to a file named after the epoch, then ``state.json`` is rewritten (atomically) to point at
     them, then the previous epoch's files are removed. ``state.json`` is the commit point: a run
     killed at any moment leaves a state that names complete files.
     """
@@ -100,7 +100,7 @@ class TrainingState(keras.callbacks.Callback):
         self.patience = int(patience)
         self.monitor = monitor
         self.state = state or {"epochs_done": 0, "history": {}, "best_loss": None, "best_epoch": None,
-                               "best_weights": None, "last_weights": None, "last_optimizer": None,
+                               "best_weights": None, "last_weights": None,
                                "stopped_early": False}
         self.best_weights_in_memory = None
 
@@ -120,16 +120,15 @@ class TrainingState(keras.callbacks.Callback):
             if improved:
                 self.best_weights_in_memory = self.model.get_weights()
             return
-        stale = {self.state["last_weights"], self.state["last_optimizer"]}
-        tag = f"epoch-{epoch + 1:04d}"
-        self.model.save_weights(self.directory / f"{tag}.weights.h5")
-        np.savez(self.directory / f"{tag}.optimizer.npz",
-                 *[np.asarray(variable) for variable in self.model.optimizer.variables])
-        self.state["last_weights"], self.state["last_optimizer"] = f"{tag}.weights.h5", f"{tag}.optimizer.npz"
+        stale = {self.state["last_weights"]}
+        name = f"epoch-{epoch + 1:04d}.weights.h5"
+        # The weights file holds the optimizer's moments and step count too.
+        self.model.save_weights(self.directory / name)
+        self.state["last_weights"] = name
         if improved:
             stale.add(self.state["best_weights"])
-            self.state["best_weights"] = f"{tag}.weights.h5"
-        stale -= {self.state["last_weights"], self.state["last_optimizer"], self.state["best_weights"], None}
+            self.state["best_weights"] = name
+        stale -= {self.state["last_weights"], self.state["best_weights"], None}
         write_json(self.directory / STATE_FILE, self.state)
         for name in stale:
             (self.directory / name).unlink(missing_ok=True)
@@ -143,22 +142,16 @@ class TrainingState(keras.callbacks.Callback):
 
 
 def _resume(model, directory, settings):
-    """Load the state in ``directory`` into ``model`` (and its optimizer); None when there is none."""
+    """Load the state in ``directory`` into ``model`` and its optimizer; None when there is none."""
     state = read_json(directory / STATE_FILE, default={})
     if not state:
         return None
     if state.get("settings") != settings:
         raise ParameterError(f"{directory}: holds checkpoints of another training run ({state.get('settings')}); "
                              f"this one is {settings}. Remove the folder or choose another checkpoint_dir")
-    model.load_weights(directory / state["last_weights"])
+    # A built optimizer takes its moments and step count from the weights file as well.
     model.optimizer.build(model.trainable_variables)
-    with np.load(directory / state["last_optimizer"]) as saved:
-        values = [saved[f"arr_{i}"] for i in range(len(saved.files))]
-    if len(values) != len(model.optimizer.variables):
-        raise ParameterError(f"{directory / state['last_optimizer']}: holds {len(values)} optimizer variables, "
-                             f"the model's optimizer has {len(model.optimizer.variables)}")
-    for variable, value in zip(model.optimizer.variables, values):
-        variable.assign(value)
+    model.load_weights(directory / state["last_weights"])
     return state
 
 
@@ -223,8 +216,10 @@ def train_autoencoder(model, windows, train_indices, *, validation_indices=None,
         validation = None
         if has_validation:
             validation = WindowBatches(windows, validation_indices, batch_size=max(batch_size, 64))
-        model.fit(train, validation_data=validation, epochs=epochs, initial_epoch=start_epoch, verbose=verbose,
-                  callbacks=[EpochTimer(), tracker, *callbacks])
+        # shuffle=False: the batches shuffle themselves, reproducibly per epoch; Keras's own shuffling of
+        # the batch order draws from Python's global random state, which a resumed process cannot replay.
+        model.fit(train, validation_data=validation, epochs=epochs, initial_epoch=start_epoch, shuffle=False,
+                  verbose=verbose, callbacks=[EpochTimer(), tracker, *callbacks])
     tracker.set_model(model)
     if has_validation:
         tracker.restore_best()
