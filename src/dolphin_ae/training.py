@@ -1,6 +1,8 @@
 """Training loops fed from (memory-mapped) NumPy windows; no TensorFlow-only input pipeline."""
 
 import contextlib
+import hashlib
+import json
 import math
 import time
 from pathlib import Path
@@ -155,6 +157,12 @@ def _resume(model, directory, settings):
     return state
 
 
+def checkpoint_folder(root, model_name, settings):
+    """``root/<model_name>-<digest of settings>``: one folder per model and training setting."""
+    digest = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
+    return Path(root) / f"{model_name}-{digest}"
+
+
 def train_autoencoder(model, windows, train_indices, *, validation_indices=None, epochs=10, batch_size=10,
                       learning_rate=1e-3, jit_compile=False, patience=0, checkpoint_dir=None, callbacks=(), seed=0,
                       verbose=2):
@@ -175,8 +183,9 @@ def train_autoencoder(model, windows, train_indices, *, validation_indices=None,
         epochs, and keep the weights of the best epoch. 0: train every epoch (the best weights are
         still restored at the end when there are validation windows).
     checkpoint_dir : path or None
-        Where to write a checkpoint after every epoch. When it already holds one from the same
-        settings, training resumes after its last finished epoch.
+        Where to write a checkpoint after every epoch, in a subfolder named after the model and a
+        digest of the training settings (``checkpoint_folder``). When that subfolder already holds
+        a checkpoint, training resumes after its last finished epoch.
     callbacks : sequence of keras.callbacks.Callback
         Called after the built-in ones.
 
@@ -201,7 +210,7 @@ def train_autoencoder(model, windows, train_indices, *, validation_indices=None,
     settings = {"n_train": int(len(train_indices)), "batch_size": int(batch_size), "seed": int(seed),
                 "learning_rate": float(learning_rate), "n_parameters": int(model.count_params())}
     if checkpoint_dir is not None:
-        directory = Path(checkpoint_dir)
+        directory = checkpoint_folder(checkpoint_dir, model.name, settings)
         directory.mkdir(parents=True, exist_ok=True)
         state = _resume(model, directory, settings)
     tracker = TrainingState(directory=directory, patience=patience,
