@@ -35,9 +35,7 @@ run_dir: str = "runs/dev"  # run directory written by the data chapter
 seed: int = 0  # random seed for weights and batch order
 model: str = "conv_v5"  # autoencoder: conv_v5, lstm_v4_1, lstm_v4_3 or vae_v4_2
 conv_filters: list = [128, 64, 32, 16]  # conv_v5: filters of the four encoder convolutions (the seed's sizes)
-lstm_filters: int = 0  # LSTM V4: filters of the convolution (0: the seed's, 256 for v4.1/v4.2, 128 for v4.3)
-lstm_units: int = 0  # LSTM V4: units of the bidirectional LSTMs (0: the seed's 128)
-decoder_units: int = 0  # LSTM V4: units of the decoder's first LSTM (0: the seed's, 256 or 128 for v4.3)
+lstm_width: float = 1.0  # LSTM V4: scale of the seed's filters and units (1: 256 filters, 128 units)
 kernel_size: int = 8  # convolution kernel size (frames x bins)
 latent_dim: int = 128  # numbers per window code
 output_activation: str = "linear"  # decoder output; the seed's "relu" cannot produce negative z-scores
@@ -105,8 +103,7 @@ print(f"{len(train_indices)} training, {len(validation_indices)} validation, {le
 
 # %%
 options = model_options(model, input_shape=dataset.windows.shape[1:] + (1,), conv_filters=conv_filters,
-                        lstm_filters=lstm_filters, lstm_units=lstm_units, decoder_units=decoder_units,
-                        kernel_size=kernel_size, latent_dim=latent_dim, output_activation=output_activation, seed=seed)
+                        lstm_width=lstm_width, kernel_size=kernel_size, latent_dim=latent_dim, output_activation=output_activation, seed=seed)
 with precision_policy(mixed_precision):
     autoencoder = build_model(model, **options)
 encoder = autoencoder.get_layer("encoder")
@@ -198,8 +195,8 @@ glue("reconstructions", figure, display=False)
 
 # %%
 record_stage(run_dir, "02_autoencoder", seconds=time.perf_counter() - started,
-             parameters={"model": model, "conv_filters": list(conv_filters), "lstm_filters": lstm_filters,
-                         "lstm_units": lstm_units, "decoder_units": decoder_units, "kernel_size": kernel_size,
+             parameters={"model": model, "conv_filters": list(conv_filters), "lstm_width": lstm_width,
+                         "kernel_size": kernel_size,
                          "latent_dim": latent_dim, "output_activation": output_activation, "epochs": epochs,
                          "batch_size": batch_size, "learning_rate": learning_rate, "jit_compile": jit_compile,
                          "mixed_precision": mixed_precision, "patience": patience,

@@ -25,9 +25,7 @@ run_dir: str = "runs/dev"  # run directory written by the data chapter
 seed: int = 0  # random seed for weights and batch order
 compare_models: list = ["conv_v5", "lstm_v4_1", "lstm_v4_3", "vae_v4_2"]  # models to compare
 conv_filters: list = [128, 64, 32, 16]  # conv_v5: filters of the four encoder convolutions
-lstm_filters: int = 0  # LSTM V4: filters of the convolution (0: the seed's, 256 for v4.1/v4.2, 128 for v4.3)
-lstm_units: int = 0  # LSTM V4: units of the bidirectional LSTMs (0: the seed's 128)
-decoder_units: int = 0  # LSTM V4: units of the decoder's first LSTM (0: the seed's, 256 or 128 for v4.3)
+lstm_width: float = 1.0  # LSTM V4: scale of the seed's filters and units (1: 256 filters, 128 units)
 kernel_size: int = 8  # convolution kernel size (frames x bins)
 latent_dim: int = 128  # numbers per window code
 output_activation: str = "linear"  # decoder output activation
@@ -101,8 +99,7 @@ rows = {}
 for name in compare_models:
     keras.utils.set_random_seed(seed)
     options = model_options(name, input_shape=dataset.windows.shape[1:] + (1,), conv_filters=conv_filters,
-                            lstm_filters=lstm_filters, lstm_units=lstm_units, decoder_units=decoder_units,
-                            kernel_size=kernel_size, latent_dim=latent_dim, output_activation=output_activation,
+                            lstm_width=lstm_width, kernel_size=kernel_size, latent_dim=latent_dim, output_activation=output_activation,
                             seed=seed)
     with precision_policy(mixed_precision):
         autoencoder = build_model(name, **options)
@@ -158,7 +155,7 @@ table.style.format({"encoder parameters": "{:,.0f}", "autoencoder parameters": "
 # %%
 record_stage(run_dir, "07_models", seconds=time.perf_counter() - started,
              parameters={"compare_models": list(compare_models), "conv_filters": list(conv_filters),
-                         "lstm_filters": lstm_filters, "lstm_units": lstm_units, "decoder_units": decoder_units,
+                         "lstm_width": lstm_width,
                          "kernel_size": kernel_size, "latent_dim": latent_dim, "compare_epochs": compare_epochs,
                          "batch_size": batch_size, "compare_max_train_windows": compare_max_train_windows,
                          "compare_silence_epochs": compare_silence_epochs, "mixed_precision": mixed_precision,

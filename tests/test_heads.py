@@ -35,7 +35,7 @@ def test_conv_encoder_is_frozen_whole():
 
 
 @pytest.mark.parametrize("name,tail_layers", [("lstm_v4_1", ["latent"]), ("vae_v4_2", ["summary", "latent"])])
-def test_lstm_encoder_keeps_its_last_lstm_trainable(name, tail_layers):
+def test_lstm_encoder_keeps_its_last_lstm_trainable(name, tail_layers, tmp_path):
     encoder = build_model(name, **TINY_LSTM).get_layer("encoder")
     frozen, tail = split_encoder(encoder)
     x = _windows()
@@ -57,6 +57,9 @@ def test_lstm_encoder_keeps_its_last_lstm_trainable(name, tail_layers):
     assert not np.allclose(tail.get_layer("latent").get_weights()[0],
                            encoder.get_layer("latent").get_weights()[0])
     assert detector.predict(x, verbose=0).shape == (8, 1)
+    detector.save(tmp_path / "detector.keras")
+    restored = keras.models.load_model(tmp_path / "detector.keras")
+    np.testing.assert_allclose(restored.predict(x, verbose=0), detector.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
 
 
 def test_signal_type_head_learns_separable_codes():

@@ -110,14 +110,19 @@ def test_training_samples_but_inference_is_deterministic():
 
 
 def test_model_options_pick_each_family_sizes():
-    conv = model_options("conv_v5", input_shape=(128, 256, 1), conv_filters=[8, 8, 8, 8], lstm_units=32)
+    conv = model_options("conv_v5", input_shape=(128, 256, 1), conv_filters=[8, 8, 8, 8], lstm_width=0.5)
     assert conv["filters"] == (8, 8, 8, 8) and "lstm_units" not in conv
-    lstm = model_options("lstm_v4_3", input_shape=(128, 256, 1), lstm_filters=16, lstm_units=0)
-    assert lstm["filters"] == 16 and lstm["lstm_units"] is None
-    assert build_model("lstm_v4_3", **lstm).get_layer("encoder").get_layer("bilstm").output.shape[-1] == 256
+    seed_v4_3 = model_options("lstm_v4_3", input_shape=(128, 256, 1))
+    assert build_model("lstm_v4_3", **seed_v4_3).get_layer("encoder").count_params() == 469_120
+    # Narrowed, the two LSTM models keep their proportions and stay different models.
+    v4_1 = model_options("lstm_v4_1", input_shape=(128, 256, 1), lstm_width=1 / 16)
+    v4_3 = model_options("lstm_v4_3", input_shape=(128, 256, 1), lstm_width=1 / 16)
+    assert (v4_1["filters"], v4_1["lstm_units"], v4_1["decoder_units"]) == (16, 8, 16)
+    assert (v4_3["filters"], v4_3["lstm_units"], v4_3["decoder_units"]) == (8, 8, 8)
+    assert v4_1["latent_dim"] == v4_3["latent_dim"] == 128
     assert "seed" in model_options("vae_v4_2", input_shape=(128, 256, 1))
-    with pytest.raises(ParameterError, match="lstm_filters"):
-        model_options("lstm_v4_1", input_shape=(128, 256, 1), lstm_filters=-1)
+    with pytest.raises(ParameterError, match="lstm_width"):
+        model_options("lstm_v4_1", input_shape=(128, 256, 1), lstm_width=0)
     with pytest.raises(ParameterError, match="model must be one of"):
         model_options("lstm_v9", input_shape=(128, 256, 1))
 

@@ -6,7 +6,7 @@ Every autoencoder built here exposes ``get_layer("encoder")`` (window -> code, l
 
 from dolphin_ae.exceptions import ParameterError
 from dolphin_ae.models.conv_v5 import build_conv_v5, build_conv_v5_decoder, build_conv_v5_encoder
-from dolphin_ae.models.lstm_v4 import build_lstm_v4_1, build_lstm_v4_3, build_lstm_v4_decoder, build_lstm_v4_encoder
+from dolphin_ae.models.lstm_v4 import V4_1_SIZES, V4_3_SIZES, build_lstm_v4_1, build_lstm_v4_3, build_lstm_v4_decoder, build_lstm_v4_encoder
 from dolphin_ae.models.vae_v4 import VariationalAutoencoder, build_vae_v4_2
 
 MODEL_BUILDERS = {
@@ -25,13 +25,14 @@ def build_model(name, **kwargs):
     return MODEL_BUILDERS[name](**kwargs)
 
 
-def model_options(name, *, input_shape, conv_filters=(128, 64, 32, 16), lstm_filters=0, lstm_units=0,
-                  decoder_units=0, kernel_size=8, latent_dim=128, output_activation="linear", seed=0):
+def model_options(name, *, input_shape, conv_filters=(128, 64, 32, 16), lstm_width=1.0, kernel_size=8,
+                  latent_dim=128, output_activation="linear", seed=0):
     """The keyword sizes of ``build_model(name, ...)`` from the chapters' flat parameters.
 
-    ``conv_filters`` sizes ConvNet v5; ``lstm_filters``, ``lstm_units`` and ``decoder_units`` size the
-    LSTM V4 family, where 0 keeps the chosen model's seed size (v4.1: 256 / 128 / 256; v4.3:
-    128 / 128 / 128).
+    ``conv_filters`` sizes ConvNet v5. ``lstm_width`` scales the LSTM V4 family's filters and units
+    from the seed's (v4.1 and v4.2: 256 filters, 128 units, decoder LSTM 256; v4.3: 128, 128, 128),
+    rounded, at least 1 each, so that narrowed models keep the family's proportions; the code keeps
+    ``latent_dim`` numbers whatever the width.
     """
     if name not in MODEL_BUILDERS:
         raise ParameterError(f"model must be one of {sorted(MODEL_BUILDERS)}, got {name!r}")
@@ -39,11 +40,11 @@ def model_options(name, *, input_shape, conv_filters=(128, 64, 32, 16), lstm_fil
                "latent_dim": int(latent_dim), "output_activation": output_activation}
     if name == "conv_v5":
         return {**options, "filters": tuple(int(f) for f in conv_filters)}
-    for key, value in (("filters", lstm_filters), ("lstm_units", lstm_units), ("decoder_units", decoder_units)):
-        if int(value) < 0:
-            raise ParameterError(f"{'lstm_filters' if key == 'filters' else key} must be 0 (the seed's size) or "
-                                 f"positive, got {value}")
-        options[key] = int(value) or None
+    if not 0 < float(lstm_width) <= 64:
+        raise ParameterError(f"lstm_width must be a positive scale of the seed's sizes (1: the seed's), got {lstm_width}")
+    seed_sizes = V4_3_SIZES if name == "lstm_v4_3" else V4_1_SIZES
+    for key in ("filters", "lstm_units", "decoder_units"):
+        options[key] = max(1, int(round(seed_sizes[key] * float(lstm_width))))
     if name == "vae_v4_2":
         options["seed"] = int(seed)
     return options
