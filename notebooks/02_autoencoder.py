@@ -11,19 +11,31 @@
 # ---
 
 # %% [markdown]
-# # The autoencoder: ConvNet v5.1
+# # The autoencoder
 #
-# The 2019 study's ConvNet v5.1 squeezes each 128 x 256 window through four strided 8 x 8 convolutions
-# into one 128-number code, and a mirror-image decoder of transposed convolutions rebuilds the window
-# from that code. Trained only to reproduce its input, it never sees a label; whatever the code keeps
-# is what the later chapters can use. This chapter trains it on the training recordings and measures
-# how well it reconstructs the test recordings, against a PCA with the same 128 numbers per window.
+# The 2019 study squeezed each 128 x 256 window into one 128-number code and rebuilt the window from
+# that code. Trained only to reproduce its input, an autoencoder never sees a label; whatever the code
+# keeps is what the later chapters can use. The study tried several encoders, and this chapter trains
+# the one named by the `model` parameter:
+#
+# - `conv_v5`, ConvNet v5.1: four strided 8 x 8 convolutions and a dense code; a mirror-image decoder
+#   of transposed convolutions;
+# - `lstm_v4_1`, LSTM V4.1, the study's title model: one 8 x 8 convolution, a max over frequency, a
+#   bidirectional LSTM and an LSTM whose last state is the code; a one-to-many LSTM decoder (the code
+#   at the first time step, zeros after) followed by a transposed convolution;
+# - `lstm_v4_3`, LSTM V4.3: the same with 128 filters, a smaller decoder and a linear output;
+# - `vae_v4_2`, LSTM V4.2: V4.1 with a variational code (a mean and a log-variance, sampled during
+#   training, with a KL term in the loss); the mean is the code.
+#
+# It trains on the training recordings and is scored on the test recordings, against a PCA with the
+# same 128 numbers per window. The {doc}`model comparison <07_models>` trains every model side by side.
 
 # %% tags=["parameters"]
 run_dir: str = "runs/dev"  # run directory written by the data chapter
 seed: int = 0  # random seed for weights and batch order
-model: str = "conv_v5"  # autoencoder family
-conv_filters: list = [128, 64, 32, 16]  # filters of the four encoder convolutions (the seed's sizes)
+model: str = "conv_v5"  # autoencoder: conv_v5, lstm_v4_1, lstm_v4_3 or vae_v4_2
+conv_filters: list = [128, 64, 32, 16]  # conv_v5: filters of the four encoder convolutions (the seed's sizes)
+lstm_width: float = 1.0  # LSTM V4: scale of the seed's filters and units (1: 256 filters, 128 units)
 kernel_size: int = 8  # convolution kernel size (frames x bins)
 latent_dim: int = 128  # numbers per window code
 output_activation: str = "linear"  # decoder output; the seed's "relu" cannot produce negative z-scores
@@ -31,6 +43,8 @@ epochs: int = 32  # training epochs
 batch_size: int = 10  # windows per training step
 learning_rate: float = 0.001  # Adam learning rate
 jit_compile: bool = False  # XLA compilation (faster on GPU, slower for these convolutions on CPU)
+mixed_precision: bool = False  # compute in bfloat16 with float32 weights (GPUs from Ampere on, recent CPUs)
+patience: int = 0  # stop when the validation loss has not improved for this many epochs (0: never)
 validation_fraction: float = 0.2  # share of the training recordings held out to watch for overfitting
 max_train_windows: int = 0  # cap on training windows, drawn at random (0: all)
 
@@ -44,11 +58,16 @@ import pandas as pd
 from myst_nb import glue
 
 from dolphin_ae.dataset import WindowDataset, split_by_recording
-from dolphin_ae.models import build_model
-from dolphin_ae.models.conv_v5 import SEED_FILTERS
+from dolphin_ae.models import build_model, model_options
 from dolphin_ae.plots import plot_loss_curves, plot_reconstructions
 from dolphin_ae.runio import record_stage, save_model, update_metrics, write_json
-from dolphin_ae.training import pca_reconstruction_mse, predict_windows, reconstruction_mse, train_autoencoder
+from dolphin_ae.training import (
+    pca_reconstruction_mse,
+    precision_policy,
+    predict_windows,
+    reconstruction_mse,
+    train_autoencoder,
+)
 
 started = time.perf_counter()
 run_dir = Path(run_dir)
@@ -76,18 +95,21 @@ print(f"{len(train_indices)} training, {len(validation_indices)} validation, {le
 # %% [markdown]
 # ## The model
 #
-# The layer sizes of this run are below. The seed's sizes (filters {glue:text}`seed_filters`) give an
-# encoder of 959,344 parameters; this run uses filters {glue:text}`run_filters`, an encoder of
-# {glue:text}`encoder_params:,` parameters and a whole autoencoder of {glue:text}`total_params:,`.
-# Profiles for small machines narrow the filters, because the full model trains at about two windows
-# per second on two CPU cores.
+# The encoder of this run, layer by layer, is below: {glue:text}`encoder_params:,` parameters, and
+# {glue:text}`total_params:,` for the whole autoencoder ({glue:text}`run_sizes`). At the seed's sizes
+# the encoders have 959,344 (ConvNet v5.1), 609,024 (LSTM V4.1) and 469,120 (LSTM V4.3) parameters.
+# Profiles for small machines narrow the layers, because the full models train at a few windows per
+# second on two CPU cores.
 
 # %%
-autoencoder = build_model(model, input_shape=dataset.windows.shape[1:] + (1,), filters=tuple(conv_filters),
-                          kernel_size=kernel_size, latent_dim=latent_dim, output_activation=output_activation)
+options = model_options(model, input_shape=dataset.windows.shape[1:] + (1,), conv_filters=conv_filters,
+                        lstm_width=lstm_width, kernel_size=kernel_size, latent_dim=latent_dim, output_activation=output_activation, seed=seed)
+with precision_policy(mixed_precision):
+    autoencoder = build_model(model, **options)
 encoder = autoencoder.get_layer("encoder")
-glue("seed_filters", " / ".join(map(str, SEED_FILTERS)), display=False)
-glue("run_filters", " / ".join(map(str, conv_filters)), display=False)
+run_sizes = ", ".join(f"{key} {value}" for key, value in options.items()
+                      if key in ("filters", "lstm_units", "decoder_units", "latent_dim") and value is not None)
+glue("run_sizes", f"{model}: {run_sizes or 'the seed sizes'}", display=False)
 glue("encoder_params", encoder.count_params(), display=False)
 glue("total_params", autoencoder.count_params(), display=False)
 pd.DataFrame(
@@ -98,15 +120,20 @@ pd.DataFrame(
 # %% [markdown]
 # ## Training
 #
-# Mean squared error, Adam, {glue:text}`epochs` epochs of batches of {glue:text}`batch_size` windows, as
-# the seed trained (its own run used 32 epochs). One line per epoch reports the losses.
+# Mean squared error (for the variational model, 1000 times the per-window MSE plus the KL term, as
+# the seed's), Adam, up to {glue:text}`epochs` epochs of batches of {glue:text}`batch_size` windows, as
+# the seed trained (its own runs used 32 to 128 epochs). The windows are read from the memory-mapped
+# array batch by batch. After every epoch a checkpoint goes into the run directory, so an
+# interrupted run picks up where it stopped; the model keeps the weights of the epoch with the lowest
+# validation loss. One line per epoch reports the losses.
 
 # %%
 glue("epochs", epochs, display=False)
 glue("batch_size", batch_size, display=False)
 history = train_autoencoder(autoencoder, dataset.windows, train_indices, validation_indices=validation_indices,
                             epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                            jit_compile=jit_compile, seed=seed)
+                            jit_compile=jit_compile, patience=patience, checkpoint_dir=run_dir / "checkpoints",
+                            seed=seed)
 (run_dir / "models").mkdir(exist_ok=True)
 save_model(autoencoder, run_dir / "models" / "autoencoder.keras")
 save_model(encoder, run_dir / "models" / "encoder.keras")
@@ -114,7 +141,10 @@ write_json(run_dir / "models" / "autoencoder_history.json", history)
 seconds_per_epoch = float(np.mean(history["epoch_seconds"]))
 glue("seconds_per_epoch", seconds_per_epoch, display=False)
 glue("train_windows_per_s", len(train_indices) / seconds_per_epoch, display=False)
-figure = plot_loss_curves(history)
+glue("epochs_run", len(history["loss"]), display=False)
+glue("best_epoch", history["best_epoch"], display=False)
+figure = plot_loss_curves(history, ylabel="1000 x MSE + KL (z-units²)" if model == "vae_v4_2"
+                          else "reconstruction MSE (z-units²)")
 glue("loss_curves", figure, display=False)
 
 # %% [markdown]
@@ -125,6 +155,7 @@ glue("loss_curves", figure, display=False)
 # Curves that fall together mean the model learns structure that carries over to new recordings.
 # ```
 #
+# The run trained {glue:text}`epochs_run` epochs and kept the weights of epoch {glue:text}`best_epoch`.
 # An epoch took {glue:text}`seconds_per_epoch:.1f` s, {glue:text}`train_windows_per_s:.0f` windows per
 # second.
 #
@@ -164,9 +195,12 @@ glue("reconstructions", figure, display=False)
 
 # %%
 record_stage(run_dir, "02_autoencoder", seconds=time.perf_counter() - started,
-             parameters={"model": model, "conv_filters": list(conv_filters), "kernel_size": kernel_size,
+             parameters={"model": model, "conv_filters": list(conv_filters), "lstm_width": lstm_width,
+                         "kernel_size": kernel_size,
                          "latent_dim": latent_dim, "output_activation": output_activation, "epochs": epochs,
                          "batch_size": batch_size, "learning_rate": learning_rate, "jit_compile": jit_compile,
+                         "mixed_precision": mixed_precision, "patience": patience,
                          "validation_fraction": validation_fraction, "max_train_windows": max_train_windows,
                          "seed": seed},
-             extra={"encoder_params": encoder.count_params(), "seconds_per_epoch": seconds_per_epoch})
+             extra={"encoder_params": encoder.count_params(), "seconds_per_epoch": seconds_per_epoch,
+                    "epochs_run": len(history["loss"]), "best_epoch": history["best_epoch"]})

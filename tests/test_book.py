@@ -21,7 +21,8 @@ def built_run(tmp_path_factory):
 
 def test_book_has_every_chapter(built_run):
     html = built_run / "book" / "_build" / "html"
-    chapters = ("01_data", "02_autoencoder", "03_silence", "04_embedding", "05_clustering", "06_discovery")
+    chapters = ("01_data", "02_autoencoder", "03_silence", "04_embedding", "05_clustering", "06_discovery",
+                "07_models")
     for page in ("intro",) + chapters:
         assert (html / f"{page}.html").exists(), page
     for page in chapters:
@@ -43,16 +44,25 @@ def test_metrics_carry_the_design_keys(built_run):
     for key in ("v_measure", "ari", "baseline_umap_hdbscan_v_measure"):
         assert -1.0 <= metrics["clustering"][key] <= 1.0, key
     assert {"precision", "recall"} <= set(metrics["discovery"])
+    signal_type = metrics["signal_type"]
+    assert 0.0 <= signal_type["accuracy"] <= 1.0
+    assert set(signal_type["recall_per_class"]) == {"noise", "click", "burst", "whistle"}
+    assert sum(map(sum, signal_type["confusion_matrix"])) == signal_type["n_test_windows"]
+    compared = metrics["model_comparison"]["models"]
+    assert set(compared) == {"conv_v5", "lstm_v4_1", "lstm_v4_3", "vae_v4_2"}
+    assert compared["lstm_v4_1"]["encoder parameters"] != compared["lstm_v4_3"]["encoder parameters"]
+    for row in compared.values():
+        assert row["test MSE"] > 0 and 0.0 <= row["silence balanced accuracy"] <= 1.0
 
 
 def test_manifest_records_the_run(built_run):
     manifest = json.loads((built_run / "manifest.json").read_text())
     assert manifest["report"]["profile"] == "ci"
-    assert set(manifest["stages"]) == {"01_data", "02_autoencoder", "03_silence", "04_embedding", "05_clustering",
-                                       "06_discovery"}
+    assert set(manifest["stages"]) >= {"01_data", "02_autoencoder", "03_silence", "04_embedding", "05_clustering",
+                                       "06_discovery", "07_models"}
     assert manifest["environment"]["keras_backend"] == "tensorflow"
     assert manifest["stages"]["01_data"]["skipped_files"] == []
-    for name in ("encoder.keras", "autoencoder.keras", "silence_detector.keras"):
+    for name in ("encoder.keras", "autoencoder.keras", "silence_detector.keras", "signal_type_classifier.keras"):
         assert (built_run / "models" / name).stat().st_size > 0
 
 

@@ -109,15 +109,15 @@ def plot_confusion_matrices(matrices, *, class_names=("not silence", "silence"))
     return fig
 
 
-def plot_loss_curves(history, *, ax=None):
-    """Training (and validation) loss per epoch (MSE of z-normalised windows)."""
+def plot_loss_curves(history, *, ax=None, ylabel="reconstruction MSE (z-units²)"):
+    """Training (and validation) loss per epoch (MSE of z-normalised windows, unless ``ylabel`` says otherwise)."""
     fig, ax = _axes(ax, (5, 3))
     epochs = np.arange(1, len(history["loss"]) + 1)
     ax.plot(epochs, history["loss"], marker="o", label="training recordings")
     if history.get("val_loss"):
         ax.plot(epochs, history["val_loss"], marker="s", label="validation recordings")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("reconstruction MSE (z-units²)")
+    ax.set_ylabel(ylabel)
     ax.legend()
     ax.grid(alpha=0.3)
     return fig
@@ -228,4 +228,20 @@ def plot_message(text, *, figsize=(6, 1.2)):
     fig, ax = _subplots(figsize=figsize)
     ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=10)
     ax.set_axis_off()
+    return fig
+
+
+def plot_class_confusion(matrix, class_names, *, ax=None):
+    """An n x n confusion matrix (rows truth, columns prediction); colour is the share of each true class (%)."""
+    matrix = np.asarray(matrix, dtype=float)
+    n = len(class_names)
+    fig, ax = _axes(ax, (1.1 * n + 2.4, 1.0 * n + 1.4))
+    share = 100 * matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    mappable = ax.imshow(share, cmap="Blues", vmin=0, vmax=100)
+    for (row, col), count in np.ndenumerate(matrix):
+        ax.text(col, row, f"{int(count)}\n({share[row, col]:.0f} %)", ha="center", va="center",
+                color="white" if share[row, col] > 60 else "black", fontsize=8)
+    ax.set_xticks(range(n), [f"predicted\n{c}" for c in class_names], fontsize=8)
+    ax.set_yticks(range(n), [f"true {c}" for c in class_names], fontsize=8)
+    fig.colorbar(mappable, ax=ax, label="share of the true class (%)", shrink=0.9)
     return fig

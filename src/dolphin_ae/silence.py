@@ -2,16 +2,16 @@
 
 As in the seed: encoder frozen -> BatchNorm -> Dense 64 -> Dense 32 -> Dropout 0.5 -> Dense 1
 (sigmoid), binary cross-entropy, threshold 0.5. Class 1 is silence (``noise`` windows).
-Because the encoder is frozen and runs in inference mode, training the head on the encoder's
-codes computed once is the same computation as training the stacked model, only faster; the
-stacked model is assembled afterwards for use on new recordings.
+For the LSTM V4 encoders the last LSTM stays trainable, as in the seed (``heads.split_encoder``).
+Because the frozen part runs in inference mode, training on its outputs computed once is the same
+computation as training the stacked model, only faster; the stacked model is assembled afterwards
+for use on new recordings.
 """
 
-import keras
 import numpy as np
-from keras import layers
 
 from dolphin_ae.exceptions import ParameterError
+from dolphin_ae.heads import build_dense_head, class_weights, on_windows, train_head
 
 # The seed's published matrix (ConvNet v5.1): rows truth [not-silence, silence], columns prediction.
 SEED_CONFUSION_MATRIX = [[50, 89], [1, 740]]
@@ -20,45 +20,32 @@ CLASS_NAMES = ("not silence", "silence")
 
 def build_silence_head(*, latent_dim=128, dropout=0.5):
     """Dense head: code (latent_dim,) -> probability of silence, output layer ``"silence_probability"``."""
-    code = keras.Input(shape=(int(latent_dim),), name="code")
-    x = layers.BatchNormalization(name="head_norm")(code)
-    x = layers.Dense(64, activation="relu", name="head_dense_64")(x)
-    x = layers.Dense(32, activation="relu", name="head_dense_32")(x)
-    x = layers.Dropout(dropout, name="head_dropout")(x)
-    probability = layers.Dense(1, activation="sigmoid", name="silence_probability")(x)
-    return keras.Model(code, probability, name="silence_head")
+    return build_dense_head(input_dim=latent_dim, n_outputs=1, activation="sigmoid", output_name="silence_probability",
+                            dropout=dropout, name="silence_head")
 
 
-def build_silence_detector(encoder, head):
-    """Window -> probability of silence: the frozen ``encoder`` followed by ``head``."""
-    encoder.trainable = False
-    window = keras.Input(shape=encoder.input_shape[1:], name="window")
-    return keras.Model(window, head(encoder(window)), name="silence_detector")
+def build_silence_detector(encoder, head, *, tail=None):
+    """Window -> probability of silence: the frozen ``encoder`` (or frozen part), ``tail`` if any, ``head``."""
+    return on_windows(encoder, head, tail=tail, name="silence_detector")
 
 
 def train_silence_head(head, codes, is_silence, *, epochs=64, batch_size=10, learning_rate=1e-3, balanced=True,
                        seed=0, verbose=0):
-    """Fit the head on codes (n, latent_dim) and labels (n,) with binary cross-entropy.
+    """Fit ``head`` on features (n, ...) and labels (n,) with binary cross-entropy.
 
-    ``balanced`` weights each class by the inverse of its frequency, so that the rarer class
-    (signals, in the seed's data) is not traded away for accuracy on the common one.
+    ``head`` is the dense head on codes (n, latent_dim), or the trainable tail and head together on
+    the frozen part's features (``heads.on_features``). ``balanced`` weights each class by the inverse
+    of its frequency, so that the rarer class (signals, in the seed's data) is not traded away for
+    accuracy on the common one.
     """
-    codes = np.asarray(codes, dtype=np.float32)
     targets = np.asarray(is_silence, dtype=np.float32)
-    if codes.ndim != 2 or codes.shape[0] != targets.shape[0]:
-        raise ParameterError(f"codes must be (n, latent_dim) with one label each, got {codes.shape} and {targets.shape}")
-    present = np.unique(targets)
-    if present.size < 2:
+    if targets.ndim != 1:
+        raise ParameterError(f"is_silence must be one label per window, shape (n,), got {targets.shape}")
+    if np.unique(targets).size < 2:
         raise ParameterError("the training windows hold only one class; silence and signal windows are both needed")
-    class_weight = None
-    if balanced:
-        counts = np.bincount(targets.astype(int), minlength=2)
-        class_weight = {k: len(targets) / (2.0 * counts[k]) for k in (0, 1)}
-    keras.utils.set_random_seed(seed)
-    head.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy", metrics=["accuracy"])
-    history = head.fit(codes, targets, epochs=epochs, batch_size=batch_size, class_weight=class_weight,
-                       shuffle=True, verbose=verbose)
-    return {key: [float(v) for v in values] for key, values in history.history.items()}
+    return train_head(head, codes, targets, loss="binary_crossentropy", epochs=epochs, batch_size=batch_size,
+                      learning_rate=learning_rate, class_weight=class_weights(targets, 2) if balanced else None,
+                      seed=seed, verbose=verbose)
 
 
 def silence_metrics(is_silence_true, is_silence_predicted):

@@ -1,22 +1,28 @@
 """Training loops fed from (memory-mapped) NumPy windows; no TensorFlow-only input pipeline."""
 
+import contextlib
+import hashlib
+import json
 import math
 import time
+from pathlib import Path
 
 import keras
 import numpy as np
 
 from dolphin_ae.exceptions import ParameterError
+from dolphin_ae.runio import read_json, write_json
 
 
 class WindowBatches(keras.utils.PyDataset):
     """Batches of windows ``windows[indices]`` with a trailing channel axis, as (x, x) or (x, y).
 
     Reads from a memory-mapped array batch by batch, so the data set never needs to fit in memory.
-    With ``shuffle`` the order changes every epoch, drawn from ``seed``.
+    With ``shuffle`` the order of epoch ``e`` is drawn from ``(seed, e)``, so a run resumed at epoch
+    ``e`` (``start_epoch``) sees the same batches as one that was never interrupted.
     """
 
-    def __init__(self, windows, indices, *, batch_size=32, targets=None, shuffle=False, seed=0):
+    def __init__(self, windows, indices, *, batch_size=32, targets=None, shuffle=False, seed=0, start_epoch=0):
         super().__init__()
         if batch_size < 1:
             raise ParameterError(f"batch_size must be at least 1, got {batch_size}")
@@ -25,10 +31,14 @@ class WindowBatches(keras.utils.PyDataset):
         self.batch_size = int(batch_size)
         self.targets = targets
         self.shuffle = shuffle
-        self._rng = np.random.default_rng(seed)
-        self._order = self.indices.copy()
-        if shuffle:
-            self._rng.shuffle(self._order)
+        self.seed = int(seed)
+        self.epoch = int(start_epoch)
+        self._order = self._epoch_order()
+
+    def _epoch_order(self):
+        if not self.shuffle:
+            return self.indices.copy()
+        return np.random.default_rng([self.seed, self.epoch]).permutation(self.indices)
 
     def __len__(self):
         return math.ceil(len(self._order) / self.batch_size)
@@ -43,8 +53,8 @@ class WindowBatches(keras.utils.PyDataset):
         return x, np.asarray(self.targets[chosen])
 
     def on_epoch_end(self):
-        if self.shuffle:
-            self._rng.shuffle(self._order)
+        self.epoch += 1
+        self._order = self._epoch_order()
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -58,31 +68,174 @@ class EpochTimer(keras.callbacks.Callback):
             logs["epoch_seconds"] = time.perf_counter() - self._start
 
 
+@contextlib.contextmanager
+def precision_policy(mixed_precision=False):
+    """Build models inside this block to compute in bfloat16 (``mixed_precision``), keeping float32 weights.
+
+    bfloat16 keeps float32's exponent range, so unlike float16 it needs no loss scaling; GPUs from
+    Ampere on and recent CPUs (AVX-512 BF16, AMX) compute it natively. The models' code layer
+    (``"latent"``) and output layer compute in float32 whatever the policy.
+    """
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16" if mixed_precision else "float32")
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+STATE_FILE = "state.json"
+
+
+class TrainingState(keras.callbacks.Callback):
+    """Per-epoch history, early stopping on the validation loss, and checkpoints that survive a crash.
+
+    After every epoch, with a ``directory``: the model's weights and the optimizer's state are written
+    to a file named after the epoch, then ``state.json`` is rewritten (atomically) to point at
+    them, then the previous epoch's files are removed. ``state.json`` is the commit point: a run
+    killed at any moment leaves a state that names complete files.
+    """
+
+    def __init__(self, *, directory=None, patience=0, monitor="val_loss", state=None):
+        super().__init__()
+        self.directory = Path(directory) if directory is not None else None
+        self.patience = int(patience)
+        self.monitor = monitor
+        self.state = state or {"epochs_done": 0, "history": {}, "best_loss": None, "best_epoch": None,
+                               "best_weights": None, "last_weights": None,
+                               "stopped_early": False}
+        self.best_weights_in_memory = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = dict(logs or {})
+        for key, value in logs.items():
+            self.state["history"].setdefault(key, []).append(float(value))
+        self.state["epochs_done"] = epoch + 1
+        loss = logs.get(self.monitor, logs.get("loss"))
+        improved = loss is not None and (self.state["best_loss"] is None or loss < self.state["best_loss"])
+        if improved:
+            self.state["best_loss"], self.state["best_epoch"] = float(loss), epoch + 1
+        if self.patience and self.state["epochs_done"] - self.state["best_epoch"] >= self.patience:
+            self.state["stopped_early"] = True
+            self.model.stop_training = True
+        if self.directory is None:
+            if improved:
+                self.best_weights_in_memory = self.model.get_weights()
+            return
+        stale = {self.state["last_weights"]}
+        name = f"epoch-{epoch + 1:04d}.weights.h5"
+        # The weights file holds the optimizer's moments and step count too.
+        self.model.save_weights(self.directory / name)
+        self.state["last_weights"] = name
+        if improved:
+            stale.add(self.state["best_weights"])
+            self.state["best_weights"] = name
+        stale -= {self.state["last_weights"], self.state["best_weights"], None}
+        write_json(self.directory / STATE_FILE, self.state)
+        for name in stale:
+            (self.directory / name).unlink(missing_ok=True)
+
+    def restore_best(self):
+        """Load the weights of the best epoch, if there was one."""
+        if self.directory is not None and self.state["best_weights"]:
+            self.model.load_weights(self.directory / self.state["best_weights"])
+        elif self.best_weights_in_memory is not None:
+            self.model.set_weights(self.best_weights_in_memory)
+
+
+def _resume(model, directory, settings):
+    """Load the state in ``directory`` into ``model`` and its optimizer; None when there is none."""
+    state = read_json(directory / STATE_FILE, default={})
+    if not state:
+        return None
+    if state.get("settings") != settings:
+        raise ParameterError(f"{directory}: holds checkpoints of another training run ({state.get('settings')}); "
+                             f"this one is {settings}. Remove the folder or choose another checkpoint_dir")
+    # A built optimizer takes its moments and step count from the weights file as well.
+    model.optimizer.build(model.trainable_variables)
+    model.load_weights(directory / state["last_weights"])
+    return state
+
+
+def checkpoint_folder(root, model_name, settings):
+    """``root/<model_name>-<digest of settings>``: one folder per model and training setting."""
+    digest = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
+    return Path(root) / f"{model_name}-{digest}"
+
+
 def train_autoencoder(model, windows, train_indices, *, validation_indices=None, epochs=10, batch_size=10,
-                      learning_rate=1e-3, jit_compile=False, seed=0, verbose=2):
+                      learning_rate=1e-3, jit_compile=False, patience=0, checkpoint_dir=None, callbacks=(), seed=0,
+                      verbose=2):
     """Fit ``model`` to reproduce its input windows (MSE, Adam), as the seed did.
 
     Parameters
     ----------
+    model : keras.Model
+        An autoencoder, window (frames, bins, 1) -> window. Models with their own loss
+        (``compute_loss``, as the variational one) keep it.
     windows : np.ndarray, shape (n_windows, frames, bins)
+        Read batch by batch, so a memory-mapped array works.
     train_indices, validation_indices : arrays of window indices
+    epochs : int
+        Epochs in all, counting those done before an interruption.
+    patience : int
+        With validation windows: stop when the validation loss has not improved for this many
+        epochs, and keep the weights of the best epoch. 0: train every epoch (the best weights are
+        still restored at the end when there are validation windows).
+    checkpoint_dir : path or None
+        Where to write a checkpoint after every epoch, in a subfolder named after the model and a
+        digest of the training settings (``checkpoint_folder``). When that subfolder already holds
+        a checkpoint, training resumes after its last finished epoch.
+    callbacks : sequence of keras.callbacks.Callback
+        Called after the built-in ones.
 
     Returns
     -------
-    history : dict of per-epoch lists (``loss``, ``val_loss``, ``epoch_seconds``)
+    history : dict
+        Per-epoch lists (``loss``, ``val_loss``, ``epoch_seconds``, ...) over every epoch run, plus
+        ``best_epoch`` (1-based, the epoch whose weights the model ends with) and ``stopped_early``.
     """
     if epochs < 1:
         raise ParameterError(f"epochs must be at least 1, got {epochs}")
+    if patience < 0:
+        raise ParameterError(f"patience must be 0 (off) or a positive number of epochs, got {patience}")
     if len(train_indices) == 0:
         raise ParameterError("no training windows")
+    has_validation = validation_indices is not None and len(validation_indices) > 0
+    if patience and not has_validation:
+        raise ParameterError("patience (early stopping) needs validation windows; none were given")
     keras.utils.set_random_seed(seed)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse", jit_compile=jit_compile)
-    train = WindowBatches(windows, train_indices, batch_size=batch_size, shuffle=True, seed=seed)
-    validation = None
-    if validation_indices is not None and len(validation_indices):
-        validation = WindowBatches(windows, validation_indices, batch_size=max(batch_size, 64))
-    history = model.fit(train, validation_data=validation, epochs=epochs, verbose=verbose, callbacks=[EpochTimer()])
-    return {key: [float(v) for v in values] for key, values in history.history.items()}
+    state, directory = None, None
+    settings = {"n_train": int(len(train_indices)), "batch_size": int(batch_size), "seed": int(seed),
+                "learning_rate": float(learning_rate), "n_parameters": int(model.count_params())}
+    if checkpoint_dir is not None:
+        directory = checkpoint_folder(checkpoint_dir, model.name, settings)
+        directory.mkdir(parents=True, exist_ok=True)
+        state = _resume(model, directory, settings)
+    tracker = TrainingState(directory=directory, patience=patience,
+                            monitor="val_loss" if has_validation else "loss", state=state)
+    tracker.state["settings"] = settings
+    start_epoch = tracker.state["epochs_done"]
+    if start_epoch < epochs and not tracker.state["stopped_early"]:
+        if start_epoch and verbose:
+            print(f"resuming from {directory} after epoch {start_epoch}")
+        train = WindowBatches(windows, train_indices, batch_size=batch_size, shuffle=True, seed=seed,
+                              start_epoch=start_epoch)
+        validation = None
+        if has_validation:
+            validation = WindowBatches(windows, validation_indices, batch_size=max(batch_size, 64))
+        # shuffle=False: the batches shuffle themselves, reproducibly per epoch; Keras's own shuffling of
+        # the batch order draws from Python's global random state, which a resumed process cannot replay.
+        model.fit(train, validation_data=validation, epochs=epochs, initial_epoch=start_epoch, shuffle=False,
+                  verbose=verbose, callbacks=[EpochTimer(), tracker, *callbacks])
+    tracker.set_model(model)
+    if has_validation:
+        tracker.restore_best()
+    history = {key: list(values) for key, values in tracker.state["history"].items()}
+    history["best_epoch"] = tracker.state["best_epoch"] if has_validation else tracker.state["epochs_done"]
+    history["stopped_early"] = bool(tracker.state["stopped_early"])
+    return history
 
 
 def predict_windows(model, windows, indices, *, batch_size=64):

@@ -39,7 +39,8 @@ def build_conv_v5_encoder(*, input_shape=(128, 256, 1), filters=SEED_FILTERS, ke
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(int(latent_dim), name="code_dense")(x)
     x = layers.BatchNormalization(name="code_norm")(x)
-    code = layers.LeakyReLU(negative_slope=LEAKY_SLOPE, name="latent")(x)
+    # float32 even under a mixed-precision policy, so that codes leave the model at full precision.
+    code = layers.LeakyReLU(negative_slope=LEAKY_SLOPE, name="latent", dtype="float32")(x)
     return keras.Model(inputs, code, name="encoder")
 
 
@@ -64,7 +65,7 @@ def build_conv_v5_decoder(*, output_shape=(128, 256, 1), filters=SEED_FILTERS, k
                                    name=f"deconv_{i + 1}")(x)
         x = layers.LeakyReLU(negative_slope=LEAKY_SLOPE, name=f"deconv_{i + 1}_leaky")(x)
     outputs = layers.Conv2DTranspose(output_shape[-1], kernel_size, strides=1, padding="same",
-                                     activation=output_activation, name="reconstruction")(x)
+                                     activation=output_activation, name="reconstruction", dtype="float32")(x)
     return keras.Model(code, outputs, name="decoder")
 
 

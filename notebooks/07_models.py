@@ -1,0 +1,162 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Every model side by side
+#
+# The 2019 study tried a ConvNet and a family of LSTM autoencoders and compared them by one silence
+# confusion matrix each, measured on training windows. This chapter trains all four models of this
+# book on the same training recordings, with the same number of epochs, and scores each on the test
+# recordings: its size, its training time, how well it reconstructs the test windows against a PCA
+# with as many numbers per window as the code, and how well a silence head on its frozen encoder
+# separates signals from silence.
+
+# %% tags=["parameters"]
+run_dir: str = "runs/dev"  # run directory written by the data chapter
+seed: int = 0  # random seed for weights and batch order
+compare_models: list = ["conv_v5", "lstm_v4_1", "lstm_v4_3", "vae_v4_2"]  # models to compare
+conv_filters: list = [128, 64, 32, 16]  # conv_v5: filters of the four encoder convolutions
+lstm_width: float = 1.0  # LSTM V4: scale of the seed's filters and units (1: 256 filters, 128 units)
+kernel_size: int = 8  # convolution kernel size (frames x bins)
+latent_dim: int = 128  # numbers per window code
+output_activation: str = "linear"  # decoder output activation
+compare_epochs: int = 8  # training epochs of each model
+batch_size: int = 10  # windows per training step
+learning_rate: float = 0.001  # Adam learning rate
+jit_compile: bool = False  # XLA compilation
+mixed_precision: bool = False  # compute in bfloat16 with float32 weights
+compare_max_train_windows: int = 0  # cap on training windows per model, drawn at random (0: all)
+compare_silence_epochs: int = 32  # training epochs of each model's silence head
+silence_batch_size: int = 10  # windows per training step of the silence heads
+validation_fraction: float = 0.2  # share of the training recordings held out for the validation loss
+
+# %%
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+from myst_nb import glue
+
+from dolphin_ae.dataset import WindowDataset, split_by_recording
+from dolphin_ae.heads import on_features, split_encoder
+from dolphin_ae.models import build_model, model_options
+from dolphin_ae.runio import record_stage, update_metrics
+from dolphin_ae.silence import build_silence_head, silence_metrics, train_silence_head
+from dolphin_ae.training import (
+    pca_reconstruction_mse,
+    precision_policy,
+    predict_windows,
+    reconstruction_mse,
+    train_autoencoder,
+)
+
+started = time.perf_counter()
+run_dir = Path(run_dir)
+dataset = WindowDataset.load(run_dir)
+is_silence = dataset.is_silence
+
+# %% [markdown]
+# ## One split for every model
+#
+# The same training, validation and test windows as the autoencoder chapter.
+
+# %%
+train_all = dataset.split_indices("train")
+is_validation = split_by_recording(dataset.index["recording"].to_numpy()[train_all],
+                                   dataset.index["label"].to_numpy()[train_all],
+                                   test_fraction=validation_fraction, seed=seed)
+train_indices, validation_indices = train_all[~is_validation], train_all[is_validation]
+if compare_max_train_windows and len(train_indices) > compare_max_train_windows:
+    train_indices = np.sort(np.random.default_rng(seed).choice(train_indices, compare_max_train_windows,
+                                                                replace=False))
+test_indices = dataset.split_indices("test")
+glue("n_train", len(train_indices), display=False)
+glue("n_test", len(test_indices), display=False)
+glue("compare_epochs", compare_epochs, display=False)
+pca_mse = pca_reconstruction_mse(dataset.windows, train_indices, test_indices, n_components=latent_dim, seed=seed)
+glue("pca_mse", pca_mse, display=False)
+
+# %% [markdown]
+# ## Training each model
+#
+# Each model trains {glue:text}`compare_epochs` epochs on {glue:text}`n_train` windows and keeps the
+# weights of its best validation epoch; its silence head trains on the frozen encoder (the last LSTM
+# trainable, for the LSTM models) and is scored on the {glue:text}`n_test` test windows.
+
+# %%
+rows = {}
+for name in compare_models:
+    keras.utils.set_random_seed(seed)
+    options = model_options(name, input_shape=dataset.windows.shape[1:] + (1,), conv_filters=conv_filters,
+                            lstm_width=lstm_width, kernel_size=kernel_size, latent_dim=latent_dim, output_activation=output_activation,
+                            seed=seed)
+    with precision_policy(mixed_precision):
+        autoencoder = build_model(name, **options)
+    history = train_autoencoder(autoencoder, dataset.windows, train_indices, validation_indices=validation_indices,
+                                epochs=compare_epochs, batch_size=batch_size, learning_rate=learning_rate,
+                                jit_compile=jit_compile, checkpoint_dir=run_dir / "checkpoints", seed=seed, verbose=0)
+    encoder = autoencoder.get_layer("encoder")
+    frozen, tail = split_encoder(encoder)
+    head = build_silence_head(latent_dim=encoder.output_shape[-1])
+    classifier = on_features(head, tail)
+    train_silence_head(classifier, predict_windows(frozen, dataset.windows, train_indices), is_silence[train_indices],
+                       epochs=compare_silence_epochs, batch_size=silence_batch_size, seed=seed)
+    probability = classifier.predict(predict_windows(frozen, dataset.windows, test_indices), verbose=0)[:, 0]
+    # The first epoch includes building and tracing the training step; later epochs are the steady state.
+    seconds = history["epoch_seconds"][1:] or history["epoch_seconds"]
+    rows[name] = {
+        "sizes": ", ".join(f"{k} {v}" for k, v in options.items()
+                           if k in ("filters", "lstm_units", "decoder_units") and v is not None) or "seed sizes",
+        "encoder parameters": encoder.count_params(),
+        "autoencoder parameters": autoencoder.count_params(),
+        "training s per epoch": float(np.median(seconds)),
+        "training windows per s": len(train_indices) / float(np.median(seconds)),
+        "test MSE": reconstruction_mse(autoencoder, dataset.windows, test_indices),
+        "silence balanced accuracy": silence_metrics(is_silence[test_indices], probability >= 0.5)["balanced_accuracy"],
+    }
+    rows[name]["test MSE / PCA MSE"] = rows[name]["test MSE"] / pca_mse
+    print(f"{name}: {rows[name]}")
+
+# %% [markdown]
+# ## The comparison
+#
+# A ratio of test MSE to PCA MSE below 1 means the autoencoder reconstructs the test recordings better
+# than a {glue:text}`latent_dim`-component PCA fitted on the training windows (test MSE
+# {glue:text}`pca_mse:.4f`). The sizes are this run's; a profile for small machines narrows the layers
+# and trains few epochs, so the ranking here says how the models start, not where they end.
+
+# %%
+glue("latent_dim", latent_dim, display=False)
+table = pd.DataFrame(rows).T
+best = min(rows, key=lambda name: rows[name]["test MSE"])
+glue("best_model", best, display=False)
+glue("best_ratio", rows[best]["test MSE / PCA MSE"], display=False)
+update_metrics(run_dir, "model_comparison", {"pca_mse": pca_mse, "epochs": compare_epochs,
+                                             "n_train_windows": int(len(train_indices)), "models": rows})
+table.style.format({"encoder parameters": "{:,.0f}", "autoencoder parameters": "{:,.0f}",
+                    "training s per epoch": "{:.1f}", "training windows per s": "{:.1f}", "test MSE": "{:.4f}",
+                    "test MSE / PCA MSE": "{:.3f}", "silence balanced accuracy": "{:.3f}"})
+
+# %% [markdown]
+# The lowest test error in this run is {glue:text}`best_model`'s, at {glue:text}`best_ratio:.3f` times
+# the PCA's.
+
+# %%
+record_stage(run_dir, "07_models", seconds=time.perf_counter() - started,
+             parameters={"compare_models": list(compare_models), "conv_filters": list(conv_filters),
+                         "lstm_width": lstm_width,
+                         "kernel_size": kernel_size, "latent_dim": latent_dim, "compare_epochs": compare_epochs,
+                         "batch_size": batch_size, "compare_max_train_windows": compare_max_train_windows,
+                         "compare_silence_epochs": compare_silence_epochs, "mixed_precision": mixed_precision,
+                         "seed": seed})

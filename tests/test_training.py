@@ -1,0 +1,108 @@
+"""Training loop: resume after an interruption, early stopping, mixed precision, batches."""
+
+import numpy as np
+import pytest
+
+import keras
+
+from dolphin_ae.exceptions import ParameterError
+from dolphin_ae.models import build_model
+from dolphin_ae.training import STATE_FILE, WindowBatches, precision_policy, train_autoencoder
+
+
+def _tiny_model():
+    return build_model("conv_v5", input_shape=(16, 32, 1), filters=(4, 4), kernel_size=3, latent_dim=6)
+
+
+def _windows(n=24, seed=0):
+    return np.random.default_rng(seed).standard_normal((n, 16, 32)).astype(np.float32)
+
+
+class Interrupt(keras.callbacks.Callback):
+    def __init__(self, after_epoch):
+        super().__init__()
+        self.after_epoch = after_epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.after_epoch:
+            raise KeyboardInterrupt
+
+
+def test_batches_are_reproducible_per_epoch():
+    windows = _windows()
+    straight = WindowBatches(windows, np.arange(24), batch_size=5, shuffle=True, seed=3)
+    orders = []
+    for _ in range(3):
+        orders.append(straight._order.copy())
+        straight.on_epoch_end()
+    resumed = WindowBatches(windows, np.arange(24), batch_size=5, shuffle=True, seed=3, start_epoch=2)
+    np.testing.assert_array_equal(resumed._order, orders[2])
+    assert not np.array_equal(orders[0], orders[1])
+    x, y = straight[0]
+    assert x.shape == (5, 16, 32, 1) and np.array_equal(x, y)
+
+
+def test_interrupted_training_resumes_to_the_same_weights(tmp_path):
+    windows = _windows()
+    train, validation = np.arange(16), np.arange(16, 24)
+    options = dict(validation_indices=validation, epochs=4, batch_size=4, seed=1, verbose=0)
+
+    keras.utils.set_random_seed(1)
+    reference = _tiny_model()
+    straight = train_autoencoder(reference, windows, train, **options)
+
+    keras.utils.set_random_seed(1)
+    model = _tiny_model()
+    with pytest.raises(KeyboardInterrupt):
+        train_autoencoder(model, windows, train, checkpoint_dir=tmp_path, callbacks=[Interrupt(2)], **options)
+    (folder,) = tmp_path.iterdir()
+    assert folder.name.startswith("conv_v5-") and (folder / STATE_FILE).exists()
+    # A fresh process would rebuild the model from scratch: different initial weights, same checkpoint.
+    keras.utils.set_random_seed(99)
+    model = _tiny_model()
+    resumed = train_autoencoder(model, windows, train, checkpoint_dir=tmp_path, **options)
+
+    assert len(resumed["loss"]) == len(straight["loss"]) == 4
+    np.testing.assert_allclose(resumed["loss"], straight["loss"], rtol=1e-4)
+    np.testing.assert_allclose(resumed["val_loss"], straight["val_loss"], rtol=1e-4)
+    for mine, theirs in zip(model.get_weights(), reference.get_weights()):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-5)
+    # Only the files of the last and the best epoch are kept.
+    assert len(list(folder.glob("*.weights.h5"))) <= 2
+    # A finished run is not trained again.
+    again = train_autoencoder(_tiny_model(), windows, train, checkpoint_dir=tmp_path, **options)
+    assert again["loss"] == resumed["loss"]
+    # Other settings train afresh, in a folder of their own.
+    other = train_autoencoder(_tiny_model(), windows, train, checkpoint_dir=tmp_path, **{**options, "batch_size": 8})
+    assert len(other["loss"]) == 4 and len(list(tmp_path.iterdir())) == 2
+
+
+def test_early_stopping_keeps_the_best_epoch():
+    # Train on windows of +1 and validate on windows of -1: the better the model copies +1, the worse it
+    # does on the validation windows, so the validation loss is best early and then rises.
+    windows = np.concatenate([np.ones((16, 16, 32)), -np.ones((8, 16, 32))]).astype(np.float32)
+    keras.utils.set_random_seed(0)
+    model = _tiny_model()
+    history = train_autoencoder(model, windows, np.arange(16), validation_indices=np.arange(16, 24), epochs=30,
+                                batch_size=4, learning_rate=0.01, patience=2, seed=0, verbose=0)
+    assert history["stopped_early"]
+    assert len(history["loss"]) == history["best_epoch"] + 2 < 30
+    x = windows[16:, ..., None]
+    assert model.evaluate(x, x, verbose=0) == pytest.approx(min(history["val_loss"]), rel=1e-3)
+    with pytest.raises(ParameterError, match="validation"):
+        train_autoencoder(model, windows, np.arange(16), epochs=2, patience=2, verbose=0)
+
+
+def test_mixed_precision_computes_in_bfloat16_and_returns_float32():
+    before = keras.config.dtype_policy().name
+    with precision_policy(True):
+        model = _tiny_model()
+    assert keras.config.dtype_policy().name == before
+    encoder = model.get_layer("encoder")
+    assert encoder.get_layer("conv_1").compute_dtype == "bfloat16"
+    assert encoder.get_layer("conv_1").variable_dtype == "float32"
+    windows = _windows()
+    history = train_autoencoder(model, windows, np.arange(16), epochs=1, batch_size=8, verbose=0)
+    assert np.isfinite(history["loss"][0])
+    assert encoder.predict(windows[:4, ..., None], verbose=0).dtype == np.float32
+    assert model.predict(windows[:4, ..., None], verbose=0).dtype == np.float32
