@@ -115,12 +115,16 @@ def build_lstm_v4_decoder(*, output_shape=(128, 256, 1), filters=256, kernel_siz
     return keras.Model(code, outputs, name="decoder")
 
 
+def resolve_sizes(sizes, **given):
+    """(filters, lstm_units, latent_dim, decoder_units): each given size, or ``sizes``' where it is None."""
+    return tuple(sizes[key] if given.get(key) is None else given[key]
+                 for key in ("filters", "lstm_units", "latent_dim", "decoder_units"))
+
+
 def _build(name, sizes, *, input_shape, filters, kernel_size, lstm_units, latent_dim, decoder_units,
            output_activation):
-    filters = sizes["filters"] if filters is None else filters
-    lstm_units = sizes["lstm_units"] if lstm_units is None else lstm_units
-    latent_dim = sizes["latent_dim"] if latent_dim is None else latent_dim
-    decoder_units = sizes["decoder_units"] if decoder_units is None else decoder_units
+    filters, lstm_units, latent_dim, decoder_units = resolve_sizes(
+        sizes, filters=filters, lstm_units=lstm_units, latent_dim=latent_dim, decoder_units=decoder_units)
     encoder = build_lstm_v4_encoder(input_shape=input_shape, filters=filters, kernel_size=kernel_size,
                                     lstm_units=lstm_units, latent_dim=latent_dim)
     decoder = build_lstm_v4_decoder(output_shape=input_shape, filters=filters, kernel_size=kernel_size,

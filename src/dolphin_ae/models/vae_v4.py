@@ -21,7 +21,14 @@ a variational encoder exactly as any other.
 import keras
 from keras import layers, ops
 
-from dolphin_ae.models.lstm_v4 import V4_1_SIZES, _positive, _window_shape, build_lstm_v4_decoder, build_sequence_trunk
+from dolphin_ae.models.lstm_v4 import (
+    V4_1_SIZES,
+    _positive,
+    _window_shape,
+    build_lstm_v4_decoder,
+    build_sequence_trunk,
+    resolve_sizes,
+)
 
 SEED_RECONSTRUCTION_WEIGHT = 1000.0
 
@@ -113,10 +120,8 @@ def build_vae_v4_2(*, input_shape=(128, 256, 1), filters=None, kernel_size=8, ls
                    decoder_units=None, output_activation="linear", reconstruction_weight=SEED_RECONSTRUCTION_WEIGHT,
                    seed=0):
     """The autoencoder ``"vae_v4_2"``: v4.1's sizes (left at None) with a variational code."""
-    filters = V4_1_SIZES["filters"] if filters is None else filters
-    lstm_units = V4_1_SIZES["lstm_units"] if lstm_units is None else lstm_units
-    latent_dim = V4_1_SIZES["latent_dim"] if latent_dim is None else latent_dim
-    decoder_units = V4_1_SIZES["decoder_units"] if decoder_units is None else decoder_units
+    filters, lstm_units, latent_dim, decoder_units = resolve_sizes(
+        V4_1_SIZES, filters=filters, lstm_units=lstm_units, latent_dim=latent_dim, decoder_units=decoder_units)
     posterior = build_vae_posterior(input_shape=input_shape, filters=filters, kernel_size=kernel_size,
                                     lstm_units=lstm_units, latent_dim=latent_dim)
     decoder = build_lstm_v4_decoder(output_shape=input_shape, filters=filters, kernel_size=kernel_size,
