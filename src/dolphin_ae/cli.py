@@ -26,9 +26,11 @@ def _report(args):
 
     try:
         result = run_report(profile=args.profile, data_dir=args.data, run_dir=args.run_dir,
-                            overrides=parse_overrides(args.set), build=not args.no_build)
+                            overrides=parse_overrides(args.set), build=not args.no_build, force=args.force)
     except PapermillExecutionError as error:
         print(f"dolphin-ae: error: a notebook failed: {error.ename}: {error.evalue}", file=sys.stderr)
+        print("dolphin-ae: the stages that finished are kept; run the command again to resume from the failed one",
+              file=sys.stderr)
         return 1
     except subprocess.CalledProcessError as error:
         print(f"dolphin-ae: error: the book build failed (exit status {error.returncode}); see the log above",
@@ -125,7 +127,9 @@ def build_parser():
 
     report = commands.add_parser("report", help="run every notebook with papermill and build the Jupyter Book",
                                  description="Execute the chapter notebooks into a run directory (artifacts, "
-                                             "metrics.json, manifest.json) and build the HTML book there.")
+                                             "metrics.json, manifest.json) and build the HTML book there. "
+                                             "Re-running in the same run directory resumes: stages that finished "
+                                             "with unchanged inputs are skipped (see --force).")
     report.add_argument("--profile", default="auto", choices=("auto", "ci", "cpu", "gpu"),
                         help="parameter profile from params/; auto picks gpu when a GPU is visible, else cpu")
     report.add_argument("--data", default=None, help="folder-per-label recordings (DIR/<label>/*.wav); "
@@ -134,6 +138,9 @@ def build_parser():
     report.add_argument("--set", action="append", metavar="KEY=VALUE",
                         help="override one notebook parameter (YAML value), e.g. --set epochs=3; repeatable")
     report.add_argument("--no-build", action="store_true", help="run the notebooks but do not build the HTML book")
+    report.add_argument("--force", action="store_true",
+                        help="run every notebook again; by default a re-run in the same run directory skips the "
+                             "leading stages that finished with the same notebook, parameters, code and data")
     report.set_defaults(handler=_report)
 
     detect = commands.add_parser(
