@@ -115,7 +115,8 @@ def test_a_rerun_skips_every_finished_stage(project, tmp_path):
     _run(project, run_dir)
     assert _ran(run_dir, before) == []
     report = _report(run_dir)
-    assert report["last_run"] == {"executed": [], "skipped": ["01_first", "02_second", "03_third"], "failed": None}
+    assert report["last_run"] == {"executed": [], "skipped": ["01_first", "02_second", "03_third"], "failed": None,
+                                  "finished": True}
     assert json.loads((run_dir / "metrics.json").read_text())["total"] == first_total
     # The executed notebook carries its stage key and the parameters that made it.
     metadata = json.loads((run_dir / "book" / "01_first.ipynb").read_text())["metadata"]["dolphin_ae"]

@@ -206,7 +206,7 @@ def run_report(*, profile="auto", data_dir=None, run_dir=None, overrides=None, p
 
     manifest_path = run_dir / MANIFEST_FILE
     records = {} if force else read_json(manifest_path).get("report", {}).get("stages", {})
-    _edit_report(manifest_path, profile=profile, parameters=parameters,
+    _edit_report(manifest_path, profile=profile, parameters=parameters, overrides=dict(overrides or {}),
                  started_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     code_hash, data_hash = package_source_hash(), data_fingerprint(data_dir)
     keys, upstream_key = {}, None
@@ -224,6 +224,8 @@ def run_report(*, profile="auto", data_dir=None, run_dir=None, overrides=None, p
         if resuming and _stage_is_done(records.get(stage), key, executed_notebook):
             print(f"[dolphin-ae] {source.name}: unchanged and finished earlier, skipped", flush=True)
             skipped.append(stage)
+            _edit_report(manifest_path, last_run={"executed": executed, "skipped": skipped, "failed": None,
+                                                  "finished": False})
             continue
         if resuming:
             # This stage's artifacts are about to change, so no later stage's may be trusted either.
@@ -240,7 +242,7 @@ def run_report(*, profile="auto", data_dir=None, run_dir=None, overrides=None, p
             )
         except BaseException:
             _edit_report(manifest_path, stages={stage: {"status": "failed", "key": key}},
-                         last_run={"executed": executed, "skipped": skipped, "failed": stage})
+                         last_run={"executed": executed, "skipped": skipped, "failed": stage, "finished": True})
             raise
         _stamp_notebook(executed_notebook, key, stage_parameters)
         timings[stage] = round(time.perf_counter() - start, 1)
@@ -248,9 +250,10 @@ def run_report(*, profile="auto", data_dir=None, run_dir=None, overrides=None, p
         _edit_report(manifest_path, stages={stage: {"status": "done", "key": key, "seconds": timings[stage],
                                                     "parameters": stage_parameters,
                                                     "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}},
-                     notebook_seconds={stage: timings[stage]})
+                     notebook_seconds={stage: timings[stage]},
+                     last_run={"executed": executed, "skipped": skipped, "failed": None, "finished": False})
         print(f"[dolphin-ae] {source.name} finished in {timings[stage]} s", flush=True)
-    _edit_report(manifest_path, last_run={"executed": executed, "skipped": skipped, "failed": None})
+    _edit_report(manifest_path, last_run={"executed": executed, "skipped": skipped, "failed": None, "finished": True})
     if not build:
         return run_dir
     return build_book(book_dir, project_dir=project_dir)
