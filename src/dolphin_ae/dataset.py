@@ -175,7 +175,7 @@ def build_window_dataset(data_dir, *, front_end=None, channel=0, min_duration_s=
     fe = front_end or FrontEnd()
     clips = scan_labelled_folder(data_dir)
     if progress:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
 
         clips_iter = tqdm(clips, desc="reading clips", unit="file", mininterval=5)
     else:

@@ -3,18 +3,38 @@
 Every function takes ``ax=None`` (or makes its own grid) and returns the figure.
 """
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from dolphin_ae.spectrogram import FrontEnd
 
-from dolphin_ae.spectrogram import FrontEnd  # noqa: E402
+
+def _show_figures_in_notebooks():
+    """Inside a Jupyter kernel, display ``Figure`` objects as PNG even though pyplot is never imported."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None and hasattr(shell, "display_formatter"):
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+        set_matplotlib_formats("png")
+
+
+_show_figures_in_notebooks()
+
+
+def _subplots(nrows=1, ncols=1, *, figsize, squeeze=True):
+    # Figures are made without pyplot, so nothing is shown twice or kept alive by a global registry;
+    # notebooks display them explicitly (or glue them), and IPython renders them as PNG.
+    fig = Figure(figsize=figsize, layout="constrained")
+    return fig, fig.subplots(nrows, ncols, squeeze=squeeze)
 
 
 def _axes(ax, figsize):
     if ax is None:
-        fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+        fig, ax = _subplots(figsize=figsize)
         return fig, ax
     return ax.figure, ax
 
@@ -52,7 +72,7 @@ def plot_window_grid(windows, titles, *, front_end=None, ncols=4, colorbar_label
     fe = front_end or FrontEnd()
     windows = np.asarray(windows, dtype=np.float32)
     nrows = int(np.ceil(len(windows) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 2.6 * nrows), layout="constrained", squeeze=False)
+    fig, axes = _subplots(nrows, ncols, figsize=(3.2 * ncols, 2.6 * nrows), squeeze=False)
     vmin, vmax = np.percentile(windows, [1, 99.5])
     mappable = None
     for ax, window, title in zip(axes.flat, windows, titles):
@@ -73,8 +93,7 @@ def plot_confusion_matrices(matrices, *, class_names=("not silence", "silence"))
 
     Rows are the truth, columns the prediction, as in the seed's table; each cell shows its count.
     """
-    fig, axes = plt.subplots(1, len(matrices), figsize=(3.6 * len(matrices) + 0.8, 3.4), layout="constrained",
-                             squeeze=False)
+    fig, axes = _subplots(1, len(matrices), figsize=(3.6 * len(matrices) + 0.8, 3.4), squeeze=False)
     mappable = None
     for ax, (title, matrix) in zip(axes.flat, matrices.items()):
         matrix = np.asarray(matrix, dtype=float)
@@ -112,7 +131,7 @@ def plot_reconstructions(inputs, reconstructions, titles, *, front_end=None):
     if reconstructions.ndim == 4:
         reconstructions = reconstructions[..., 0]
     n = len(inputs)
-    fig, axes = plt.subplots(2, n, figsize=(2.8 * n + 1, 5), layout="constrained", squeeze=False)
+    fig, axes = _subplots(2, n, figsize=(2.8 * n + 1, 5), squeeze=False)
     vmin, vmax = np.percentile(inputs, [1, 99.5])
     mappable = None
     for col in range(n):

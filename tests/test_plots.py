@@ -1,0 +1,42 @@
+import numpy as np
+from matplotlib.figure import Figure
+
+from dolphin_ae.plots import (
+    plot_confusion_matrices,
+    plot_level_histogram,
+    plot_loss_curves,
+    plot_reconstructions,
+    plot_spectrogram,
+    plot_window_grid,
+)
+from dolphin_ae.spectrogram import FrontEnd
+
+
+def _colorbar_labels(fig):
+    return [ax.get_ylabel() for ax in fig.axes if ax.get_label() == "<colorbar>"]
+
+
+def test_spectrogram_axes_are_seconds_and_khz():
+    fe = FrontEnd()
+    fig = plot_spectrogram(np.ones((200, 256)), front_end=fe, start_s=1.0)
+    ax = fig.axes[0]
+    assert isinstance(fig, Figure)
+    assert ax.get_xlabel() == "time (s)" and ax.get_ylabel() == "frequency (kHz)"
+    left, right = ax.get_xlim()
+    assert left == 1.0 and right == 1.0 + 200 * 64 / 48000
+    assert ax.get_ylim()[1] == 24.0
+    assert _colorbar_labels(fig) == ["magnitude (dB re 1)"]
+
+
+def test_every_figure_has_units_and_a_colour_bar_where_it_shows_an_image():
+    windows = np.random.default_rng(0).standard_normal((3, 128, 256))
+    grid = plot_window_grid(windows, ["a", "b", "c"])
+    assert _colorbar_labels(grid) == ["z-normalised magnitude"]
+    reconstructions = plot_reconstructions(windows, windows * 0.5, ["a", "b", "c"])
+    assert _colorbar_labels(reconstructions) == ["z-normalised magnitude"]
+    matrices = plot_confusion_matrices({"one": [[1, 2], [3, 4]], "two": [[5, 0], [0, 5]]})
+    assert _colorbar_labels(matrices) == ["share of the true class (%)"]
+    loss = plot_loss_curves({"loss": [1.0, 0.5], "val_loss": [1.1, 0.7]})
+    assert loss.axes[0].get_xlabel() == "epoch"
+    levels = plot_level_histogram(np.array([-50.0, -40.0, -10.0]), np.array([True, True, False]), threshold_db=-30)
+    assert "dB" in levels.axes[0].get_xlabel()
