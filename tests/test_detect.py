@@ -276,6 +276,7 @@ def test_embed_per_region_is_the_mean_of_the_window_codes(trained_run, recording
     by_region, by_window = tmp_path / f"regions.{suffix}", tmp_path / f"windows.{suffix}"
     assert main(["embed", str(trained_run), str(path), "--out", str(by_region), "--no-progress"]) == 0
     assert main(["embed", str(trained_run), str(path), "--out", str(by_window), "--per", "window", "--no-progress"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([by_region.name, by_window.name])  # no leftovers
     read = pd.read_parquet if suffix == "parquet" else pd.read_csv
     regions, windows = read(by_region), read(by_window)
     code_columns = [f"code_{k:03d}" for k in range(LATENT_DIM)]

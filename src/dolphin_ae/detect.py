@@ -18,6 +18,7 @@ Times are in seconds from the start of the recording. Window ``j`` covers sample
 import contextlib
 import dataclasses
 import logging
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -732,7 +733,9 @@ def embed_batch(run, inputs, out_path, *, per="region", signal_only=False, optio
     schema = embedding_schema(run.latent_dim, per=per)
     result = BatchResult()
     out_path = Path(out_path)
-    with atomic_path(out_path) as temporary, atomic_path(out_path.with_name(f".{out_path.stem}.spool.parquet")) as spool_path:
+    with atomic_path(out_path) as temporary, tempfile.TemporaryDirectory(dir=out_path.parent,
+                                                                         prefix=f".{out_path.stem}.") as spool_dir:
+        spool_path = Path(spool_dir) / "spool.parquet"  # one file's per-window rows until the file succeeds
         writer = TableWriter(temporary, schema)
         files_bar = _progress(len(paths), desc="recordings", unit="file", enabled=progress)
         try:
