@@ -21,9 +21,10 @@ def built_run(tmp_path_factory):
 
 def test_book_has_every_chapter(built_run):
     html = built_run / "book" / "_build" / "html"
-    for page in ("intro", "01_data", "02_autoencoder", "03_silence"):
+    chapters = ("01_data", "02_autoencoder", "03_silence", "04_embedding", "05_clustering", "06_discovery")
+    for page in ("intro",) + chapters:
         assert (html / f"{page}.html").exists(), page
-    for page in ("01_data", "02_autoencoder", "03_silence"):
+    for page in chapters:
         assert "<img" in (html / f"{page}.html").read_text(), f"{page} shows no figure"
     assert "balanced accuracy of" in (html / "03_silence.html").read_text()
     assert "<audio" in (html / "01_data.html").read_text()
@@ -39,12 +40,16 @@ def test_metrics_carry_the_design_keys(built_run):
         assert sum(map(sum, matrix)) == values["n_test_windows"] > 0
         assert 0.0 <= values["balanced_accuracy"] <= 1.0
     assert metrics["reconstruction"]["mse"] > 0 and metrics["reconstruction"]["pca_mse"] > 0
+    for key in ("v_measure", "ari", "baseline_umap_hdbscan_v_measure"):
+        assert -1.0 <= metrics["clustering"][key] <= 1.0, key
+    assert {"precision", "recall"} <= set(metrics["discovery"])
 
 
 def test_manifest_records_the_run(built_run):
     manifest = json.loads((built_run / "manifest.json").read_text())
     assert manifest["report"]["profile"] == "ci"
-    assert set(manifest["stages"]) == {"01_data", "02_autoencoder", "03_silence"}
+    assert set(manifest["stages"]) == {"01_data", "02_autoencoder", "03_silence", "04_embedding", "05_clustering",
+                                       "06_discovery"}
     assert manifest["environment"]["keras_backend"] == "tensorflow"
     assert manifest["stages"]["01_data"]["skipped_files"] == []
     for name in ("encoder.keras", "autoencoder.keras", "silence_detector.keras"):
