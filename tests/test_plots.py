@@ -40,3 +40,14 @@ def test_every_figure_has_units_and_a_colour_bar_where_it_shows_an_image():
     assert loss.axes[0].get_xlabel() == "epoch"
     levels = plot_level_histogram(np.array([-50.0, -40.0, -10.0]), np.array([True, True, False]), threshold_db=-30)
     assert "dB" in levels.axes[0].get_xlabel()
+
+
+def test_region_plot_marks_regions_and_events_in_seconds():
+    from dolphin_ae.plots import plot_regions
+
+    fig = plot_regions(np.ones((750, 256)), [(0.2, 0.5), (5.0, 6.0)], [(0.25, 0.45)], front_end=FrontEnd(), start_s=0.0)
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "time (s)" and ax.get_ylabel() == "frequency (kHz)"
+    assert ax.get_xlim() == (0.0, 750 * 64 / 48000)
+    assert _colorbar_labels(fig) == ["magnitude (dB re 1)"]
+    assert sorted(t.get_text() for t in ax.get_legend().get_texts()) == ["detected region", "true event"]

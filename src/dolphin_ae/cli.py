@@ -31,9 +31,11 @@ def _report(args):
 
     try:
         result = run_report(profile=args.profile, data_dir=args.data, run_dir=args.run_dir,
-                            overrides=parse_overrides(args.set), build=not args.no_build)
+                            overrides=parse_overrides(args.set), build=not args.no_build, force=args.force)
     except PapermillExecutionError as error:
         print(f"dolphin-ae: error: a notebook failed: {error.ename}: {error.evalue}", file=sys.stderr)
+        print("dolphin-ae: the stages that finished are kept; run the command again to resume from the failed one",
+              file=sys.stderr)
         return 1
     except subprocess.CalledProcessError as error:
         print(f"dolphin-ae: error: the book build failed (exit status {error.returncode}); see the log above",
@@ -41,6 +43,74 @@ def _report(args):
         return 1
     print(f"done: {result}")
     return 0
+
+
+def _detection_options(args):
+    from dolphin_ae.detect import DetectionOptions
+
+    return DetectionOptions(step_frames=args.step_frames, min_gap_s=args.min_gap_s, min_region_s=args.min_region_s,
+                            channel=args.channel, block_s=args.block_s, batch_size=args.batch_size).check()
+
+
+def _finish_batch(result, out, what):
+    print(f"wrote {result.n_rows} {what} from {len(result.succeeded)} recording(s) to {out}")
+    if result.failed:
+        print(f"dolphin-ae: {len(result.failed)} of {len(result.failed) + len(result.succeeded)} recording(s) "
+              f"could not be used:", file=sys.stderr)
+        for file, reason in result.failed:
+            print(f"  {file}: {reason}", file=sys.stderr)
+    if not result.succeeded:
+        print("dolphin-ae: error: no recording could be used", file=sys.stderr)
+    return result.exit_status
+
+
+def _detect(args):
+    from dolphin_ae.detect import check_table_suffix, detect_batch, load_detector_run
+
+    options = _detection_options(args)
+    if not str(args.out).lower().endswith(".csv"):
+        check_table_suffix(args.out)
+    run = load_detector_run(args.model_dir, threshold=args.threshold)
+    result = detect_batch(run, args.inputs, args.out, options=options, wav_path=args.wav, progress=not args.no_progress)
+    return _finish_batch(result, args.out + (f" and {args.wav}" if args.wav else ""), "regions")
+
+
+def _embed(args):
+    from dolphin_ae.detect import check_table_suffix, embed_batch, load_detector_run
+
+    options = _detection_options(args)
+    check_table_suffix(args.out)
+    run = load_detector_run(args.model_dir, threshold=args.threshold)
+    result = embed_batch(run, args.inputs, args.out, per=args.per, signal_only=args.signal_only, options=options,
+                         progress=not args.no_progress)
+    return _finish_batch(result, args.out, f"{args.per} embeddings")
+
+
+def _add_detection_arguments(parser):
+    parser.add_argument("model_dir", metavar="MODEL_DIR",
+                        help="a run directory made by `dolphin-ae report` (or its models/ folder); its "
+                             "models/silence_detector.keras scores the windows and its dataset.json gives the "
+                             "front end (sample rate, band, window size) the model was trained with")
+    parser.add_argument("inputs", metavar="AUDIO_OR_DIR", nargs="+",
+                        help="recordings (WAV or FLAC, any length, rate and channel count) or folders searched "
+                             "recursively for .wav/.flac files")
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="probability of silence from which a window counts as silence; windows below it "
+                             "are signal (default: the run's threshold from metrics.json, else 0.5)")
+    parser.add_argument("--step-frames", type=int, default=None,
+                        help="spectrogram frames between window starts (default: the run's, 64 frames = half a "
+                             "window = 0.085 s at 48 kHz); smaller steps give finer region edges, cost more")
+    parser.add_argument("--min-gap-s", type=float, default=0.1,
+                        help="a signal window joins the current region when it starts less than this many seconds "
+                             "after the region's end (default 0.1, the 2019 study's rule)")
+    parser.add_argument("--min-region-s", type=float, default=None,
+                        help="regions shorter than this (s) are dropped (default: one window, 0.18 s at 48 kHz)")
+    parser.add_argument("--channel", type=int, default=0, help="channel of multi-channel files to analyse (0 = first)")
+    parser.add_argument("--block-s", type=float, default=10.0,
+                        help="seconds of audio read and analysed at a time; memory grows with this, not with the "
+                             "recording's length (default 10)")
+    parser.add_argument("--batch-size", type=int, default=64, help="windows per model call (default 64)")
+    parser.add_argument("--no-progress", action="store_true", help="do not draw progress bars")
 
 
 def build_parser():
@@ -72,7 +142,9 @@ def build_parser():
 
     report = commands.add_parser("report", help="run every notebook with papermill and build the Jupyter Book",
                                  description="Execute the chapter notebooks into a run directory (artifacts, "
-                                             "metrics.json, manifest.json) and build the HTML book there.")
+                                             "metrics.json, manifest.json) and build the HTML book there. "
+                                             "Re-running in the same run directory resumes: stages that finished "
+                                             "with unchanged inputs are skipped (see --force).")
     report.add_argument("--profile", default="auto", choices=("auto", "ci", "cpu", "gpu"),
                         help="parameter profile from params/; auto picks gpu when a GPU is visible, else cpu")
     report.add_argument("--data", default=None, help="recordings: DIR/<label>/*.wav clips, or recordings with "
@@ -82,7 +154,38 @@ def build_parser():
     report.add_argument("--set", action="append", metavar="KEY=VALUE",
                         help="override one notebook parameter (YAML value), e.g. --set epochs=3; repeatable")
     report.add_argument("--no-build", action="store_true", help="run the notebooks but do not build the HTML book")
+    report.add_argument("--force", action="store_true",
+                        help="run every notebook again; by default a re-run in the same run directory skips the "
+                             "leading stages that finished with the same notebook, parameters, code and data")
     report.set_defaults(handler=_report)
+
+    detect = commands.add_parser(
+        "detect", help="find the non-silent regions of recordings with a trained run's silence detector",
+        description="Stream each recording in blocks, score every window with the run's silence detector, merge "
+                    "the windows called signal into regions and write them as CSV rows file,start_s,end_s,score "
+                    "(score: mean not-silence probability of the region's windows; times in s). A file that "
+                    "cannot be used is named with its reason and skipped; the exit status is 0 when at least "
+                    "one recording was processed, else 1.")
+    _add_detection_arguments(detect)
+    detect.add_argument("--out", required=True, help="CSV file for the regions (written when the batch ends)")
+    detect.add_argument("--wav", default=None,
+                        help="also write the regions' audio, at the run's sample rate, into this one WAV file with "
+                             "0.1 s of silence between regions")
+    detect.set_defaults(handler=_detect)
+
+    embed = commands.add_parser(
+        "embed", help="encode recordings: one embedding (the encoder's code) per window or per region",
+        description="Stream each recording in blocks and write the run's encoder code of every window, or the "
+                    "mean code of every detected region, as columns code_000.. beside file,start_s,end_s. "
+                    "Parquet or CSV, chosen by the suffix of --out. Bad files are skipped and listed.")
+    _add_detection_arguments(embed)
+    embed.add_argument("--out", required=True, help="output table, .parquet or .csv")
+    embed.add_argument("--per", choices=("region", "window"), default="region",
+                       help="region: one row per detected region (mean code, score, n_windows); window: one row "
+                            "per window (code, p_not_silence, is_signal)")
+    embed.add_argument("--signal-only", action="store_true",
+                       help="with --per window, keep only the windows called signal")
+    embed.set_defaults(handler=_embed)
     return parser
 
 

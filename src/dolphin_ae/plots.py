@@ -245,3 +245,31 @@ def plot_class_confusion(matrix, class_names, *, ax=None):
     ax.set_yticks(range(n), [f"true {c}" for c in class_names], fontsize=8)
     fig.colorbar(mappable, ax=ax, label="share of the true class (%)", shrink=0.9)
     return fig
+
+
+def plot_regions(S, regions, events=(), *, front_end=None, start_s=0.0, ax=None):
+    """A recording's spectrogram with detected regions (below) and true events (above) marked.
+
+    Parameters
+    ----------
+    S : np.ndarray, shape (n_frames, n_bins)
+        Band spectrogram of the stretch shown, starting at ``start_s`` (s).
+    regions, events : sequences of (start_s, end_s)
+        Detected regions and, when known, the true events (s, in the recording).
+    """
+    fe = front_end or FrontEnd()
+    fig, ax = _axes(ax, (10, 3.4))
+    plot_spectrogram(S, front_end=fe, start_s=start_s, ax=ax)
+    freqs_khz = fe.frequencies_hz() / 1000.0
+    band = freqs_khz[-1] - freqs_khz[0]
+    end_s = start_s + S.shape[0] * fe.hop_length / fe.sr
+    for spans, bottom, colour, label in ((events, freqs_khz[-1] - 0.08 * band, "#4fc3f7", "true event"),
+                                         (regions, freqs_khz[0], "#b2ff59", "detected region")):
+        for k, (start, end) in enumerate(spans):
+            if end < start_s or start > end_s:
+                continue
+            ax.fill_between([max(start, start_s), min(end, end_s)], bottom, bottom + 0.08 * band, color=colour,
+                            alpha=0.9, linewidth=0, label=label if k == 0 else None)
+    ax.set_xlim(start_s, end_s)
+    ax.legend(loc="upper right", bbox_to_anchor=(1.0, 0.9), fontsize="small", framealpha=0.8)
+    return fig

@@ -4,8 +4,18 @@ The notebooks' jupytext sources live in ``notebooks/``; the book's pages and tab
 ``book/``; the Jupyter Book configuration in ``_config.yml``. A run copies the pages into
 ``<run_dir>/book/``, executes each notebook there in order, and builds the HTML into
 ``<run_dir>/book/_build/html``, so runs never overwrite each other or the checkout.
+
+Runs resume. Each chapter is a stage with a *key*: a hash of its notebook source, the parameters it
+receives, the package's source code, a fingerprint of the input data folder, and the keys of every
+stage before it. ``manifest.json`` (``report.stages``) records each stage's key and status; a stage
+is marked ``running`` before it starts and ``done`` only when its notebook finished, and the
+executed notebook carries the same key in its metadata. A re-run skips every leading stage that is
+``done`` with an unchanged key and executes the first changed or unfinished stage and everything
+after it (later stages read its artifacts). ``force`` executes everything.
 """
 
+import hashlib
+import json
 import logging
 import os
 import shutil
@@ -17,7 +27,7 @@ from pathlib import Path
 import yaml
 
 from dolphin_ae.exceptions import ParameterError
-from dolphin_ae.runio import update_json, MANIFEST_FILE
+from dolphin_ae.runio import MANIFEST_FILE, read_json
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +93,76 @@ def _to_ipynb(source, destination):
     return destination
 
 
-def run_report(*, profile="auto", data_dir=None, run_dir=None, overrides=None, project_dir=None, build=True):
+def _hash(*parts):
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part if isinstance(part, bytes) else json.dumps(part, sort_keys=True, default=str).encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def package_source_hash():
+    """Hash of every ``.py`` file of the installed ``dolphin_ae`` package (its code, not its data)."""
+    package_dir = Path(__file__).resolve().parent
+    files = sorted(package_dir.rglob("*.py"))
+    return _hash(*[(path.relative_to(package_dir).as_posix(), path.read_bytes().hex()) for path in files])
+
+
+def data_fingerprint(data_dir):
+    """Names, sizes and modification times of every file under ``data_dir`` (cheap; no file is read)."""
+    if not data_dir or not Path(data_dir).is_dir():
+        return None
+    root = Path(data_dir)
+    return _hash([(p.relative_to(root).as_posix(), p.stat().st_size, p.stat().st_mtime_ns)
+                  for p in sorted(root.rglob("*")) if p.is_file()])
+
+
+def stage_key(source, parameters, *, upstream_key, code_hash, data_hash):
+    """The key of one stage: what it runs, with what, on what, after what."""
+    return _hash(Path(source).read_bytes().hex(), parameters, upstream_key or "", code_hash, data_hash or "")
+
+
+def _stage_is_done(record, key, executed_notebook):
+    if not record or record.get("status") != "done" or record.get("key") != key:
+        return False
+    if not executed_notebook.exists():
+        return False
+    try:
+        metadata = json.loads(executed_notebook.read_text()).get("metadata", {})
+    except (OSError, ValueError):
+        return False
+    return metadata.get("dolphin_ae", {}).get("stage_key") == key
+
+
+def _stamp_notebook(path, key, parameters):
+    """Write the stage key and parameters into the executed notebook's metadata (atomically)."""
+    from dolphin_ae.runio import atomic_path
+
+    notebook = json.loads(Path(path).read_text())
+    notebook.setdefault("metadata", {})["dolphin_ae"] = {"stage_key": key, "parameters": parameters}
+    with atomic_path(path) as temporary:
+        temporary.write_text(json.dumps(notebook, indent=1) + "\n")
+
+
+def _edit_report(manifest_path, *, stages=None, notebook_seconds=None, **fields):
+    """Set fields of ``manifest.json["report"]``: ``fields`` replace theirs, each of ``stages`` replaces
+    that stage's record, ``notebook_seconds`` adds to the timings."""
+    from dolphin_ae.runio import write_json
+
+    manifest = read_json(manifest_path)
+    report = manifest.setdefault("report", {})
+    report.update(fields)
+    report.setdefault("stages", {}).update(stages or {})
+    report.setdefault("notebook_seconds", {}).update(notebook_seconds or {})
+    write_json(manifest_path, manifest)
+
+
+def run_report(*, profile="auto", data_dir=None, run_dir=None, overrides=None, project_dir=None, build=True,
+               force=False):
     """Execute every chapter at ``profile`` (plus ``overrides``) into ``run_dir`` and build the book.
+
+    Stages finished earlier in ``run_dir`` with the same key (see the module's docstring) are
+    skipped unless ``force``.
 
     Returns the path of the built book's ``index.html`` (or of the run directory when ``build`` is False).
 
@@ -126,20 +204,56 @@ def run_report(*, profile="auto", data_dir=None, run_dir=None, overrides=None, p
         raise ParameterError(f"--set names unknown parameter(s) {sorted(unknown)}; the notebooks declare "
                              f"{sorted(declared_anywhere - {'profile'})}")
 
-    timings = {}
-    update_json(run_dir / MANIFEST_FILE, {"report": {"profile": profile, "parameters": parameters,
-                                                     "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}})
-    for source, notebook_in, declared in executions:
+    manifest_path = run_dir / MANIFEST_FILE
+    records = {} if force else read_json(manifest_path).get("report", {}).get("stages", {})
+    _edit_report(manifest_path, profile=profile, parameters=parameters, overrides=dict(overrides or {}),
+                 started_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    code_hash, data_hash = package_source_hash(), data_fingerprint(data_dir)
+    keys, upstream_key = {}, None
+    for source, _, declared in executions:
+        stage_parameters = {k: v for k, v in parameters.items() if k in declared}
+        upstream_key = keys[source.stem] = stage_key(source, stage_parameters, upstream_key=upstream_key,
+                                                     code_hash=code_hash, data_hash=data_hash)
+    stages = [source.stem for source, _, _ in executions]
+    timings, executed, skipped = {}, [], []
+    resuming = True  # leading stages may be skipped; after the first one that runs, every stage runs
+    for position, (source, notebook_in, declared) in enumerate(executions):
+        stage, key = source.stem, keys[source.stem]
+        stage_parameters = {k: v for k, v in parameters.items() if k in declared}
+        executed_notebook = book_dir / notebook_in.name
+        if resuming and _stage_is_done(records.get(stage), key, executed_notebook):
+            print(f"[dolphin-ae] {source.name}: unchanged and finished earlier, skipped", flush=True)
+            skipped.append(stage)
+            _edit_report(manifest_path, last_run={"executed": executed, "skipped": skipped, "failed": None,
+                                                  "finished": False})
+            continue
+        if resuming:
+            # This stage's artifacts are about to change, so no later stage's may be trusted either.
+            resuming = False
+            _edit_report(manifest_path, stages={later: {"status": "stale"} for later in stages[position + 1 :]})
+        _edit_report(manifest_path, stages={stage: {"status": "running", "key": key}})
         print(f"[dolphin-ae] running {source.name} ...", flush=True)
         start = time.perf_counter()
-        papermill.execute_notebook(
-            str(notebook_in), str(book_dir / notebook_in.name),
-            parameters={k: v for k, v in parameters.items() if k in declared},
-            kernel_name="python3", log_output=True, progress_bar=False, cwd=str(run_dir),
-        )
-        timings[source.stem] = round(time.perf_counter() - start, 1)
-        print(f"[dolphin-ae] {source.name} finished in {timings[source.stem]} s", flush=True)
-    update_json(run_dir / MANIFEST_FILE, {"report": {"notebook_seconds": timings}})
+        try:
+            papermill.execute_notebook(
+                str(notebook_in), str(executed_notebook),
+                parameters=stage_parameters,
+                kernel_name="python3", log_output=True, progress_bar=False, cwd=str(run_dir),
+            )
+        except BaseException:
+            _edit_report(manifest_path, stages={stage: {"status": "failed", "key": key}},
+                         last_run={"executed": executed, "skipped": skipped, "failed": stage, "finished": True})
+            raise
+        _stamp_notebook(executed_notebook, key, stage_parameters)
+        timings[stage] = round(time.perf_counter() - start, 1)
+        executed.append(stage)
+        _edit_report(manifest_path, stages={stage: {"status": "done", "key": key, "seconds": timings[stage],
+                                                    "parameters": stage_parameters,
+                                                    "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}},
+                     notebook_seconds={stage: timings[stage]},
+                     last_run={"executed": executed, "skipped": skipped, "failed": None, "finished": False})
+        print(f"[dolphin-ae] {source.name} finished in {timings[stage]} s", flush=True)
+    _edit_report(manifest_path, last_run={"executed": executed, "skipped": skipped, "failed": None, "finished": True})
     if not build:
         return run_dir
     return build_book(book_dir, project_dir=project_dir)

@@ -1,0 +1,133 @@
+"""Throughput and memory of ``dolphin-ae detect`` on long synthetic recordings.
+
+For each model size, a detector with that encoder (untrained weights: speed does not depend on
+them) is written as a run directory; recordings of each requested length are synthesised
+(``synth_long``, 16-bit WAV at 48 kHz); each detection runs in a fresh process that reports
+
+- the real-time factor: seconds of audio per second of detection (model loading excluded);
+- the peak resident memory of the process, and its resident memory after loading the model.
+
+Printed ratios compare the longest recording with the shortest, measured in the same run: time
+should grow with the length (ratio near the length ratio) and peak memory should not (ratio near 1).
+
+    PYTHONPATH=src python bench/detect.py                      # 1 and 30 min, ci-size encoder
+    PYTHONPATH=src python bench/detect.py --minutes 1 10 --filters 8,8,8,8 --filters 128,64,32,16:1
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def _child(model_dir, wav, block_s):
+    """Runs in its own process: detection of one recording, timed, with its memory."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import soundfile
+
+    from dolphin_ae.detect import DetectionOptions, detect_batch, load_detector_run
+
+    run = load_detector_run(model_dir)
+    rss_loaded_mb = _current_rss_mb()
+    start = time.perf_counter()
+    result = detect_batch(run, [wav], Path(tempfile.mkdtemp()) / "regions.csv",
+                          options=DetectionOptions(block_s=block_s), progress=False)
+    seconds = time.perf_counter() - start
+    duration_s = soundfile.info(wav).duration
+    print(json.dumps({"audio_s": duration_s, "seconds": seconds, "real_time_factor": duration_s / seconds,
+                      "regions": result.n_rows, "rss_after_load_mb": rss_loaded_mb,
+                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def _current_rss_mb():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _make_model_dir(directory, filters):
+    import keras
+
+    from dolphin_ae.detect import write_detector_run
+    from dolphin_ae.models.conv_v5 import build_conv_v5_encoder
+    from dolphin_ae.silence import build_silence_detector, build_silence_head
+    from dolphin_ae.spectrogram import FrontEnd
+
+    keras.utils.set_random_seed(0)
+    encoder = build_conv_v5_encoder(filters=filters)
+    detector = build_silence_detector(encoder, build_silence_head())
+    return write_detector_run(directory, detector, FrontEnd(), encoder=encoder)
+
+
+def _parse_filters(text):
+    """``8,8,8,8`` or ``128,64,32,16:1`` (the longest recording to run it on, in minutes)."""
+    sizes, _, limit = text.partition(":")
+    return tuple(int(f) for f in sizes.split(",")), (float(limit) if limit else None)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, nargs="+", default=[1.0, 30.0], help="recording lengths (min)")
+    parser.add_argument("--filters", action="append", default=None,
+                        help="encoder filters, e.g. 8,8,8,8 (the ci size) or 128,64,32,16:1 (the seed's, on "
+                             "recordings up to 1 min only); repeatable")
+    parser.add_argument("--block-s", type=float, default=10.0, help="detect's block size (s)")
+    parser.add_argument("--work-dir", default=None, help="where recordings and models go (default: a temp folder)")
+    parser.add_argument("--child", nargs=2, metavar=("MODEL_DIR", "WAV"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        return _child(*args.child, args.block_s)
+
+    from dolphin_ae.synth_long import write_long_recording
+
+    work = Path(args.work_dir or tempfile.mkdtemp(prefix="bench_detect_"))
+    work.mkdir(parents=True, exist_ok=True)
+    minutes = sorted(args.minutes)
+    recordings = {}
+    for length in minutes:
+        path = work / f"recording_{length:g}min.wav"
+        if not path.exists():
+            start = time.perf_counter()
+            write_long_recording(path, duration_s=length * 60, subtype="PCM_16", seed=0)
+            print(f"wrote {path.name} in {time.perf_counter() - start:.0f} s", flush=True)
+        recordings[length] = path
+    print(f"cpu cores visible: {os.cpu_count()}, block {args.block_s:g} s", flush=True)
+    rows = []
+    for text in args.filters or ["8,8,8,8"]:
+        filters, limit = _parse_filters(text)
+        model_dir = _make_model_dir(work / ("model_" + "_".join(map(str, filters))), filters)
+        for length in minutes:
+            if limit is not None and length > limit:
+                continue
+            env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[1] / "src"),
+                                                                os.environ.get("PYTHONPATH", "")]))
+            output = subprocess.run([sys.executable, __file__, "--child", str(model_dir), str(recordings[length]),
+                                     "--block-s", str(args.block_s)], capture_output=True, text=True, env=env,
+                                    check=True).stdout
+            row = {"filters": ",".join(map(str, filters)), "minutes": length, **json.loads(output.strip().splitlines()[-1])}
+            rows.append(row)
+            print(f"filters {row['filters']:>14}  {length:5g} min  detect {row['seconds']:7.1f} s  "
+                  f"real-time factor {row['real_time_factor']:7.1f}x  peak RSS {row['peak_rss_mb']:7.0f} MB  "
+                  f"(after model load {row['rss_after_load_mb']:.0f} MB)  regions {row['regions']}", flush=True)
+        measured = [r for r in rows if r["filters"] == ",".join(map(str, filters))]
+        if len(measured) >= 2:
+            short, long = measured[0], measured[-1]
+            print(f"filters {short['filters']}: {long['minutes']:g} min vs {short['minutes']:g} min: "
+                  f"length x{long['minutes'] / short['minutes']:.1f}, time x{long['seconds'] / short['seconds']:.2f}, "
+                  f"peak RSS x{long['peak_rss_mb'] / short['peak_rss_mb']:.3f}, "
+                  f"peak above the loaded model x{(long['peak_rss_mb'] - long['rss_after_load_mb']) / max(short['peak_rss_mb'] - short['rss_after_load_mb'], 1e-9):.3f}",
+                  flush=True)
+    (work / "bench_detect.json").write_text(json.dumps(rows, indent=2))
+    print(f"results: {work / 'bench_detect.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

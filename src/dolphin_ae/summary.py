@@ -1,0 +1,161 @@
+"""What a run measured and how it was made, as tables for the book's summary and reproducibility pages.
+
+Everything here reads ``metrics.json`` and ``manifest.json`` (as dicts); nothing is typed by hand
+except the 2019 study's own published numbers, each with its source.
+"""
+
+import numpy as np
+import pandas as pd
+
+# The seed's published ConvNet v5.1 matrix, as ``silence.SEED_CONFUSION_MATRIX`` (rows truth [not-silence,
+# silence], columns prediction). Repeated here so that the book's summary pages need no Keras import.
+SEED_CONFUSION_MATRIX = ((50, 89), (1, 740))
+_SEED_RECALLS = [row[k] / sum(row) for k, row in enumerate(SEED_CONFUSION_MATRIX)]
+_SEED_SILENCE = {"recall_not_silence": _SEED_RECALLS[0], "recall_silence": _SEED_RECALLS[1],
+                 "balanced_accuracy": sum(_SEED_RECALLS) / 2}
+
+# (label, metrics key, the seed's number or None, where the seed's number comes from, baseline key or None,
+#  what the baseline is)
+HEADLINES = (
+    ("silence detector: balanced accuracy", "silence.balanced_accuracy", _SEED_SILENCE["balanced_accuracy"],
+     "ConvNet v5.1 matrix [[50, 89], [1, 740]], its own training windows", "baseline_energy.balanced_accuracy",
+     "band-energy threshold"),
+    ("silence detector: recall of signals", "silence.recall_not_silence", _SEED_SILENCE["recall_not_silence"],
+     "same matrix", "baseline_energy.recall_not_silence", "band-energy threshold"),
+    ("silence detector: recall of silence", "silence.recall_silence", _SEED_SILENCE["recall_silence"],
+     "same matrix", "baseline_energy.recall_silence", "band-energy threshold"),
+    ("autoencoder: reconstruction MSE (z-units²)", "reconstruction.mse", None, "not reported",
+     "reconstruction.pca_mse", "PCA with as many components as the code"),
+    ("clustering: V-measure", "clustering.v_measure", None, "no metric computed",
+     "clustering.baseline_umap_hdbscan_v_measure", "UMAP + HDBSCAN"),
+    ("clustering: adjusted Rand index", "clustering.ari", None, "no metric computed", None, ""),
+    ("discovery: precision", "discovery.precision", None, "no metric computed", None, ""),
+    ("discovery: recall", "discovery.recall", None, "no metric computed", None, ""),
+    ("signal type: accuracy (4 classes)", "signal_type.accuracy", 0.827, "IJCNN 2020 code (tag v4.0)", None, ""),
+    ("field detection: region recall", "detect.region_recall", None, "not measured (no truth for its regions)",
+     None, ""),
+    ("field detection: region precision", "detect.region_precision", None, "not measured", None, ""),
+)
+
+
+def lookup(metrics, key, default=None):
+    """``metrics["a"]["b"]`` for ``key="a.b"``; ``default`` when any part is missing."""
+    value = metrics
+    for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return default
+        value = value[part]
+    return value
+
+
+def headline_table(metrics):
+    """The headline numbers of a run beside the 2019 study's and a baseline's.
+
+    Parameters
+    ----------
+    metrics : dict
+        The run's ``metrics.json``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index: the measurement. Columns ``this run``, ``baseline (this run)``, ``baseline``,
+        ``2019 study``, ``2019 source``; NaN where not measured. Rows whose stage did not run are left out.
+    """
+    rows = {}
+    for label, key, seed_value, seed_source, baseline_key, baseline_name in HEADLINES:
+        value = lookup(metrics, key)
+        if value is None:
+            continue
+        baseline = lookup(metrics, baseline_key) if baseline_key else None
+        rows[label] = {
+            "this run": float(value),
+            "baseline (this run)": np.nan if baseline is None else float(baseline),
+            "baseline": baseline_name if baseline is not None else "",
+            "2019 study": np.nan if seed_value is None else float(seed_value),
+            "2019 source": seed_source,
+        }
+    return pd.DataFrame.from_dict(rows, orient="index",
+                                  columns=["this run", "baseline (this run)", "baseline", "2019 study", "2019 source"])
+
+
+def run_table(manifest):
+    """Profile, commit, backend, devices, Python and platform of a run, one row each."""
+    report = manifest.get("report", {})
+    environment = manifest.get("environment", {})
+    rows = [
+        ("profile", report.get("profile")),
+        ("started", report.get("started_at")),
+        ("git commit", environment.get("git_commit") or "not in a git checkout"),
+        ("Keras backend", environment.get("keras_backend")),
+        ("devices", ", ".join(environment.get("devices", [])) or None),
+        ("CPU cores", environment.get("cpu_count")),
+        ("Python", environment.get("python")),
+        ("platform", environment.get("platform")),
+        ("data", report.get("parameters", {}).get("data_dir") or "synthetic, made by the data chapter"),
+    ]
+    return pd.DataFrame([(name, "" if value is None else str(value)) for name, value in rows],
+                        columns=["", "value"]).set_index("")
+
+
+def parameter_table(manifest):
+    """Every parameter the run passed to its notebooks, with the stages that received it."""
+    report = manifest.get("report", {})
+    receivers = {}
+    for stage, record in sorted(report.get("stages", {}).items()):
+        for name in record.get("parameters", {}) or {}:
+            receivers.setdefault(name, []).append(stage)
+    overrides = report.get("overrides", {}) or {}
+    rows = [(name, repr(value), "yes" if name in overrides else "", ", ".join(receivers.get(name, [])))
+            for name, value in sorted(report.get("parameters", {}).items())]
+    return pd.DataFrame(rows, columns=["parameter", "value", "set on the command line", "stages"]).set_index("parameter")
+
+
+def stage_table(manifest):
+    """Each stage's status, duration (s) and key (shortened), in order."""
+    report = manifest.get("report", {})
+    seconds = report.get("notebook_seconds", {})
+    last_run = report.get("last_run", {}) or {}
+    rows = []
+    for stage, record in sorted(report.get("stages", {}).items()):
+        if stage in last_run.get("skipped", []):
+            how = "kept from an earlier run"
+        elif stage in last_run.get("executed", []):
+            how = "executed"
+        elif record.get("status") == "running":
+            how = "executing now"
+        else:
+            how = record.get("status", "")
+        rows.append((stage, how, seconds.get(stage, np.nan), (record.get("key") or "")[:12],
+                     record.get("finished_at", "")))
+    return pd.DataFrame(rows, columns=["stage", "in the last run", "seconds", "key", "finished"]).set_index("stage")
+
+
+def package_table(manifest):
+    """Versions of the packages the run used."""
+    packages = manifest.get("environment", {}).get("packages", {})
+    return pd.DataFrame(sorted(packages.items()), columns=["package", "version"]).set_index("package")
+
+
+def skipped_files_table(manifest):
+    """Input files a stage could not use, with the stage and the reason."""
+    rows = []
+    for stage, record in sorted(manifest.get("stages", {}).items()):
+        for item in record.get("skipped_files", []) or []:
+            rows.append((stage, item.get("file"), item.get("reason")))
+    return pd.DataFrame(rows, columns=["stage", "file", "reason"])
+
+
+def reproduce_command(manifest):
+    """The command line that repeats the run (at the recorded commit)."""
+    report = manifest.get("report", {})
+    parts = ["dolphin-ae report", f"--profile {report.get('profile', 'auto')}"]
+    data_dir = report.get("parameters", {}).get("data_dir")
+    if data_dir:
+        parts.append(f"--data {data_dir}")
+    for name, value in sorted((report.get("overrides") or {}).items()):
+        text = str(value).lower() if isinstance(value, bool) else str(value).replace(" ", "")
+        parts.append(f"--set {name}={text}")
+    commit = manifest.get("environment", {}).get("git_commit")
+    command = " ".join(parts)
+    return f"git checkout {commit}\n{command}" if commit else command

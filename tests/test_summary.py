@@ -1,0 +1,75 @@
+import numpy as np
+import pytest
+
+from dolphin_ae.silence import SEED_CONFUSION_MATRIX, metrics_from_confusion
+from dolphin_ae.summary import (
+    SEED_CONFUSION_MATRIX as SUMMARY_SEED_MATRIX,
+    headline_table,
+    lookup,
+    parameter_table,
+    reproduce_command,
+    skipped_files_table,
+    stage_table,
+)
+
+MANIFEST = {
+    "report": {
+        "profile": "ci",
+        "parameters": {"run_dir": "/runs/x", "data_dir": "", "seed": 0, "epochs": 3, "conv_filters": [8, 8, 8, 8]},
+        "overrides": {"epochs": 3, "conv_filters": [8, 8, 8, 8], "jit_compile": True},
+        "stages": {
+            "01_data": {"status": "done", "key": "a" * 64, "parameters": {"run_dir": "/runs/x", "seed": 0}},
+            "02_autoencoder": {"status": "done", "key": "b" * 64, "parameters": {"seed": 0, "epochs": 3}},
+            "03_silence": {"status": "running", "key": "c" * 64, "parameters": {"seed": 0}},
+        },
+        "notebook_seconds": {"01_data": 10.0, "02_autoencoder": 20.0},
+        "last_run": {"executed": ["02_autoencoder"], "skipped": ["01_data"], "failed": None, "finished": False},
+    },
+    "environment": {"git_commit": "abc123", "packages": {"keras": "3.15.1"}},
+    "stages": {"01_data": {"skipped_files": [{"file": "noise/bad.wav", "reason": "holds no samples"}]},
+               "02_autoencoder": {}},
+}
+
+
+def test_the_summary_uses_the_seeds_published_matrix():
+    assert [list(row) for row in SUMMARY_SEED_MATRIX] == SEED_CONFUSION_MATRIX
+
+
+def test_headline_table_puts_each_number_beside_the_seed_and_a_baseline():
+    metrics = {"silence": {"balanced_accuracy": 0.9, "recall_not_silence": 0.8, "recall_silence": 1.0},
+               "baseline_energy": {"balanced_accuracy": 0.7, "recall_not_silence": 0.6, "recall_silence": 0.8},
+               "reconstruction": {"mse": 0.05, "pca_mse": 0.04}}
+    table = headline_table(metrics)
+    seed = metrics_from_confusion(SEED_CONFUSION_MATRIX)
+    row = table.loc["silence detector: balanced accuracy"]
+    assert (row["this run"], row["baseline (this run)"]) == (0.9, 0.7)
+    assert row["2019 study"] == pytest.approx(seed["balanced_accuracy"])
+    assert table.loc["silence detector: recall of signals", "2019 study"] == pytest.approx(seed["recall_not_silence"])
+    assert np.isnan(table.loc["autoencoder: reconstruction MSE (z-units²)", "2019 study"])
+    assert table.loc["autoencoder: reconstruction MSE (z-units²)", "baseline (this run)"] == 0.04
+    # Stages that did not run leave no row.
+    assert not any(label.startswith(("clustering", "discovery", "signal type")) for label in table.index)
+
+
+def test_lookup_walks_dotted_keys():
+    assert lookup({"a": {"b": 2}}, "a.b") == 2
+    assert lookup({"a": {"b": 2}}, "a.c") is None and lookup({"a": 1}, "a.b", default=0) == 0
+
+
+def test_reproduce_command_repeats_profile_overrides_and_commit():
+    command = reproduce_command(MANIFEST)
+    assert command.splitlines()[0] == "git checkout abc123"
+    assert command.splitlines()[1] == ("dolphin-ae report --profile ci --set conv_filters=[8,8,8,8] --set epochs=3 "
+                                       "--set jit_compile=true")
+
+
+def test_tables_of_parameters_stages_and_skipped_files():
+    parameters = parameter_table(MANIFEST)
+    assert parameters.loc["epochs", "set on the command line"] == "yes"
+    assert parameters.loc["seed", "stages"] == "01_data, 02_autoencoder, 03_silence"
+    stages = stage_table(MANIFEST)
+    assert list(stages["in the last run"]) == ["kept from an earlier run", "executed", "executing now"]
+    assert stages.loc["02_autoencoder", "seconds"] == 20.0 and np.isnan(stages.loc["03_silence", "seconds"])
+    assert stages.loc["01_data", "key"] == "a" * 12
+    skipped = skipped_files_table(MANIFEST)
+    assert skipped.to_dict("records") == [{"stage": "01_data", "file": "noise/bad.wav", "reason": "holds no samples"}]
