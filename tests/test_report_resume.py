@@ -16,7 +16,14 @@ from papermill.exceptions import PapermillExecutionError
 from dolphin_ae.report import run_report
 
 # Measured with a clock, so they differ from run to run; every other metric must repeat exactly.
-WALL_CLOCK_METRICS = (("clustering", "dtw_seconds"), ("clustering", "dtw_scaling_exponent"))
+# The model comparison table reports training speed, a wall-clock figure no seed reproduces.
+WALL_CLOCK_KEYS = {"training s per epoch", "training windows per s"}
+
+
+def _without_wall_clock(metrics):
+    if isinstance(metrics, dict):
+        return {k: _without_wall_clock(v) for k, v in metrics.items() if k not in WALL_CLOCK_KEYS}
+    return metrics
 
 HEADER = """\
 # ---
@@ -215,7 +222,4 @@ def test_the_chapters_resume_and_repeat_their_metrics(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     resumed_metrics = json.loads((interrupted / "metrics.json").read_text())
     fresh_metrics = json.loads((fresh / "metrics.json").read_text())
-    for section, key in WALL_CLOCK_METRICS:
-        for metrics in (resumed_metrics, fresh_metrics):
-            metrics.get(section, {}).pop(key, None)
-    assert resumed_metrics == fresh_metrics
+    assert _without_wall_clock(resumed_metrics) == _without_wall_clock(fresh_metrics)

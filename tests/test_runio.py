@@ -15,6 +15,7 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
     assert list(tmp_path.iterdir()) == []
     write_json(target, {"a": np.float32(1.5), "b": np.arange(2)})
     assert json.loads(target.read_text()) == {"a": 1.5, "b": [0, 1]}
+    assert target.stat().st_mode & 0o044, "others cannot read the result"
 
 
 def test_metrics_sections_merge(tmp_path):

@@ -19,6 +19,12 @@ METRICS_FILE = "metrics.json"
 MANIFEST_FILE = "manifest.json"
 
 
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds."""
@@ -29,6 +35,8 @@ def atomic_path(path):
     temporary = Path(temporary)
     try:
         yield temporary
+        # mkstemp makes owner-only files; give the result the permissions a plain open() would.
+        os.chmod(temporary, 0o666 & ~_umask())
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
