@@ -51,3 +51,14 @@ def test_region_plot_marks_regions_and_events_in_seconds():
     assert ax.get_xlim() == (0.0, 750 * 64 / 48000)
     assert _colorbar_labels(fig) == ["magnitude (dB re 1)"]
     assert sorted(t.get_text() for t in ax.get_legend().get_texts()) == ["detected region", "true event"]
+
+
+def test_model_comparison_marks_the_pca_line():
+    from dolphin_ae.plots import plot_model_comparison
+
+    fig = plot_model_comparison({"a": {"test MSE / PCA MSE": 0.8, "silence balanced accuracy": 0.9},
+                                 "b": {"test MSE / PCA MSE": 1.3, "silence balanced accuracy": 0.7}})
+    left, right = fig.axes
+    assert [p.get_height() for p in left.patches] == [0.8, 1.3]
+    assert left.lines[0].get_ydata()[0] == 1.0
+    assert right.get_ylabel() == "silence balanced accuracy"

@@ -273,3 +273,24 @@ def plot_regions(S, regions, events=(), *, front_end=None, start_s=0.0, ax=None)
     ax.set_xlim(start_s, end_s)
     ax.legend(loc="upper right", bbox_to_anchor=(1.0, 0.9), fontsize="small", framealpha=0.8)
     return fig
+
+
+def plot_model_comparison(rows):
+    """Two panels over models: test MSE relative to PCA (1 = as good as PCA), and silence balanced accuracy.
+
+    ``rows`` maps a model name to a dict with ``"test MSE / PCA MSE"`` and ``"silence balanced accuracy"``.
+    """
+    names = list(rows)
+    fig, (left, right) = _subplots(1, 2, figsize=(9, 3))
+    positions = np.arange(len(names))
+    left.bar(positions, [rows[n]["test MSE / PCA MSE"] for n in names], color="tab:blue")
+    left.axhline(1.0, color="black", linestyle="--", label="PCA with as many components as the code")
+    left.set_ylabel("test MSE / PCA test MSE")
+    left.legend(fontsize=7, loc="lower right")
+    right.bar(positions, [rows[n]["silence balanced accuracy"] for n in names], color="tab:green")
+    right.set_ylim(0, 1)
+    right.set_ylabel("silence balanced accuracy")
+    for ax in (left, right):
+        ax.set_xticks(positions, names, fontsize=8)
+        ax.set_xlabel("model")
+    return fig
