@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from dolphin_ae.audio import find_audio_files
+from dolphin_ae.audio import check_audio_file, find_audio_files
 from dolphin_ae.exceptions import AudioError, ParameterError
 from dolphin_ae.runio import METRICS_FILE, atomic_path, read_json
 from dolphin_ae.spectrogram import FrontEnd, band_spectrogram, normalize_windows, spectrogram_windows
@@ -135,30 +135,25 @@ def load_detector_run(model_dir, *, threshold=None):
 
 
 def audio_info(path, *, channel=0, front_end=None):
-    """Open ``path`` and check it can be analysed; returns ``soundfile.info``.
+    """Check from its header that ``path`` can be analysed and is at least one window long.
+
+    Returns
+    -------
+    dolphin_ae.audio.AudioInfo
 
     Raises
     ------
     AudioError
-        Unreadable, empty, missing the channel, or recorded at a rate too low for the band.
+        Missing, unreadable, empty, truncated, missing the channel, recorded at a rate too low for
+        the band, or shorter than one window.
     """
     fe = front_end or FrontEnd()
     path = Path(path)
     if not path.is_file():
         raise AudioError(f"{path}: no such file")
-    try:
-        info = soundfile.info(str(path))
-    except (RuntimeError, soundfile.LibsndfileError, OSError) as error:
-        raise AudioError(f"{path}: cannot be read as audio ({error})") from error
-    if info.frames <= 0:
-        raise AudioError(f"{path}: holds no samples")
-    if channel >= info.channels:
-        raise AudioError(f"{path}: has {info.channels} channel(s), channel {channel} was asked for")
-    if info.samplerate < 2 * fe.fmax_hz:
-        raise AudioError(f"{path}: sample rate {info.samplerate} Hz cannot represent the band up to {fe.fmax_hz:g} Hz; "
-                         f"a rate of at least {2 * fe.fmax_hz:g} Hz is needed")
-    if info.frames / info.samplerate * fe.sr < fe.window_samples:
-        raise AudioError(f"{path}: lasts {info.frames / info.samplerate:.3f} s, shorter than one window "
+    info = check_audio_file(path, channel=channel, fmax_hz=fe.fmax_hz)
+    if info.frames / info.sr * fe.sr < fe.window_samples:
+        raise AudioError(f"{path}: lasts {info.frames / info.sr:.3f} s, shorter than one window "
                          f"({fe.window_samples / fe.sr:.3f} s)")
     return info
 
