@@ -58,11 +58,11 @@ from dolphin_ae.dataset import WindowDataset
 from dolphin_ae.dtw import (SequenceSet, dtw_distance, dtw_distance_reference, measure_pairwise_cost,
                             pairwise_dtw, scaling_exponent)
 from dolphin_ae.exceptions import ParameterError
-from dolphin_ae.plots_analysis import (gallery_layout, plot_clip_gallery, plot_contingency, plot_distance_matrix,
+from dolphin_ae.plots_analysis import (plot_clip_gallery, plot_contingency, plot_distance_matrix,
                                        plot_dtw_scaling)
 from dolphin_ae.projection import stratified_subset
 from dolphin_ae.runio import record_stage, save_array, update_metrics
-from dolphin_ae.sequences import clip_spectrogram, encode_clips, find_data_dir, load_truth, with_truth
+from dolphin_ae.sequences import clip_spectrogram, encode_clips, gallery_spectrograms, find_data_dir, load_truth, with_truth
 from dolphin_ae.training import predict_windows
 
 started = time.perf_counter()
@@ -242,18 +242,16 @@ glue("distance_matrix", figure, display=False)
 # %%
 groups = [np.flatnonzero(sequence_labels_unit == c) for c in range(sequence_labels_unit.max() + 1)]
 groups = [g for g in groups if g.size > 1] or groups
-cells = gallery_layout(groups, max_groups=gallery_clusters, max_members=gallery_members)
-spectrograms, titles = [], []
-for cell in cells:
-    if cell is None:
-        spectrograms.append(None)
-        titles.append("")
-        continue
-    number, item = cell
-    S, _ = clip_spectrogram(source / clips["file"][item], dataset.front_end, channel=channel)
-    spectrograms.append(S)
+paths = [source / file for file in clips["file"]]
+
+
+def cluster_title(number, item):
     motif = clips["motif"][item]
-    titles.append(f"cluster {number}: {clips['type'][item]}" + (f" ({motif})" if motif else ""))
+    return f"cluster {number}: {clips['type'][item]}" + (f" ({motif})" if motif else "")
+
+
+spectrograms, titles = gallery_spectrograms(groups, paths, dataset.front_end, title=cluster_title, channel=channel,
+                                            max_groups=gallery_clusters, max_members=gallery_members)
 figure = plot_clip_gallery(spectrograms, titles, front_end=dataset.front_end, ncols=gallery_members)
 glue("cluster_gallery", figure, display=False)
 glue("gallery_clusters", min(gallery_clusters, len(groups)), display=False)

@@ -51,9 +51,9 @@ from dolphin_ae.dataset import WindowDataset
 from dolphin_ae.discovery import (approximate_knn, density_modes, discovery_scores, knn_from_distances,
                                   median_pair_distance, neighbour_agreement, sampled_median_distance, tight_groups)
 from dolphin_ae.dtw import SequenceSet
-from dolphin_ae.plots_analysis import gallery_layout, plot_clip_gallery, plot_distance_matrix
+from dolphin_ae.plots_analysis import plot_clip_gallery, plot_distance_matrix
 from dolphin_ae.runio import record_stage, update_metrics
-from dolphin_ae.sequences import NO_MOTIF, clip_spectrogram, find_data_dir
+from dolphin_ae.sequences import NO_MOTIF, clip_spectrogram, find_data_dir, gallery_spectrograms
 
 started = time.perf_counter()
 run_dir = Path(run_dir)
@@ -188,16 +188,10 @@ score_table({"tight groups, all pairs": ours_scores, "tight groups, shortcut": s
 
 # %%
 def gallery(found):
-    spectrograms, titles = [], []
-    for cell in gallery_layout(found.groups, max_groups=gallery_groups, max_members=gallery_members):
-        if cell is None:
-            spectrograms.append(None)
-            titles.append("")
-            continue
-        number, item = cell
-        S, _ = clip_spectrogram(source / clips["file"][item], dataset.front_end, channel=channel)
-        spectrograms.append(S)
-        titles.append(f"group {number}: {targets[item] or 'no motif'}")
+    spectrograms, titles = gallery_spectrograms(
+        found.groups, [source / file for file in clips["file"]], dataset.front_end, channel=channel,
+        title=lambda number, item: f"group {number}: {targets[item] or 'no motif'}",
+        max_groups=gallery_groups, max_members=gallery_members)
     if not spectrograms:
         return None
     return plot_clip_gallery(spectrograms, titles, front_end=dataset.front_end, ncols=gallery_members)

@@ -43,3 +43,20 @@ def test_clip_windows_step_by_the_sequence_step(write_wav):
     with pytest.raises(AudioError, match="shorter than one window"):
         clip_windows(write_wav("w/short.wav", tone(9000, 0.05)), fe)
     assert np.all(np.isfinite(windows))
+
+
+def test_gallery_spectrograms_fill_rows(tmp_path):
+    import soundfile
+
+    from dolphin_ae.sequences import gallery_spectrograms
+    from dolphin_ae.spectrogram import FrontEnd
+
+    paths = []
+    for k in range(3):
+        paths.append(tmp_path / f"clip{k}.wav")
+        soundfile.write(str(paths[-1]), np.zeros(12000 * (k + 1), dtype=np.float32), 48000)
+    spectrograms, titles = gallery_spectrograms([[0, 1], [2]], paths, FrontEnd(),
+                                                title=lambda group, item: f"{group}:{item}", max_members=2)
+    assert titles == ["0:0", "0:1", "1:2", ""]
+    assert spectrograms[3] is None
+    assert [S.shape[0] for S in spectrograms[:3]] == [1 + (12000 * (k + 1) - 512) // 64 for k in range(3)]

@@ -26,6 +26,7 @@ import numpy as np
 import soundfile
 
 from dolphin_ae.audio import check_audio_file, find_audio_files
+from dolphin_ae.dataset import DATASET_FILE
 from dolphin_ae.exceptions import AudioError, ParameterError
 from dolphin_ae.runio import METRICS_FILE, atomic_path, read_json
 from dolphin_ae.spectrogram import FrontEnd, band_spectrogram, normalize_windows, spectrogram_windows
@@ -34,7 +35,6 @@ log = logging.getLogger(__name__)
 
 DETECTOR_FILE = "silence_detector.keras"
 ENCODER_FILE = "encoder.keras"
-DATASET_FILE = "dataset.json"
 REGION_COLUMNS = ("file", "start_s", "end_s", "score")
 # The seed wrote its region audio with 0.1 s of zeros between regions.
 REGION_SEPARATOR_S = 0.1

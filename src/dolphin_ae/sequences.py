@@ -17,6 +17,7 @@ import pandas as pd
 
 from dolphin_ae.audio import load_audio
 from dolphin_ae.exceptions import AudioError, ParameterError
+from dolphin_ae.plots_analysis import gallery_layout
 from dolphin_ae.runio import read_json
 from dolphin_ae.spectrogram import FrontEnd, band_spectrogram, normalize_windows, spectrogram_windows
 
@@ -138,6 +139,24 @@ def encode_clips(encoder, clips, data_dir, front_end, *, step_frames=12, channel
     kept = clips.iloc[kept_rows].reset_index(drop=True)
     kept["n_windows"] = [s.shape[0] for s in sequences]
     return sequences, kept, skipped
+
+
+def gallery_spectrograms(groups, paths, front_end, *, title, channel=0, max_groups=4, max_members=5):
+    """Spectrograms and titles of a gallery's cells, for ``plot_clip_gallery(..., ncols=max_members)``.
+
+    ``groups`` are lists of item numbers, ``paths[item]`` each item's audio file, and
+    ``title(group_number, item)`` a cell's title. Rows are padded with None (an empty cell).
+    """
+    spectrograms, titles = [], []
+    for cell in gallery_layout(groups, max_groups=max_groups, max_members=max_members):
+        if cell is None:
+            spectrograms.append(None)
+            titles.append("")
+            continue
+        number, item = cell
+        spectrograms.append(clip_spectrogram(paths[item], front_end, channel=channel)[0])
+        titles.append(title(number, item))
+    return spectrograms, titles
 
 
 def clip_spectrogram(path, front_end, *, channel=0):
