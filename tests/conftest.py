@@ -3,9 +3,25 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import soundfile  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def built_run(tmp_path_factory):
+    """A run directory with every notebook executed at the ``ci`` profile and the HTML book built.
+
+    Built once per test session and shared by the book tests and the browser check.
+    """
+    run_dir = tmp_path_factory.mktemp("run")
+    command = [sys.executable, "-m", "dolphin_ae", "report", "--profile", "ci", "--run-dir", str(run_dir)]
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    return run_dir
 
 
 @pytest.fixture

@@ -11,14 +11,6 @@ pytestmark = pytest.mark.slow
 REPORT = [sys.executable, "-m", "dolphin_ae", "report", "--profile", "ci"]
 
 
-@pytest.fixture(scope="module")
-def built_run(tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("run")
-    result = subprocess.run(REPORT + ["--run-dir", str(run_dir)], capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    return run_dir
-
-
 def test_book_has_every_chapter(built_run):
     html = built_run / "book" / "_build" / "html"
     chapters = ("01_data", "02_autoencoder", "03_silence", "04_embedding", "05_clustering", "06_discovery",

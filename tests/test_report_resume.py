@@ -13,7 +13,7 @@ import textwrap
 import pytest
 from papermill.exceptions import PapermillExecutionError
 
-from dolphin_ae.report import run_report
+from dolphin_ae.report import run_report, tag_for_readers
 
 # Measured with a clock, so they differ from run to run; every other metric must repeat exactly.
 # The model comparison table reports training speed, a wall-clock figure no seed reproduces.
@@ -133,6 +133,11 @@ def test_a_rerun_skips_every_finished_stage(project, tmp_path):
     assert metadata["stage_key"] == report["stages"]["01_first"]["key"]
     assert metadata["parameters"] == report["stages"]["01_first"]["parameters"] == {
         "run_dir": str(run_dir.resolve()), "seed": 1, "count": 4}
+    # The book shows results first: the default-parameters cell is removed, the code folded.
+    cells = json.loads((run_dir / "book" / "01_first.ipynb").read_text())["cells"]
+    tags = {tuple(c["metadata"].get("tags", [])) for c in cells if c["cell_type"] == "code"}
+    assert ("parameters", "remove-cell") in tags and ("injected-parameters", "hide-input") in tags
+    assert all(set(t) & {"remove-cell", "hide-input"} for t in tags)
 
 
 def test_resume_after_a_failed_stage(project, tmp_path):
@@ -223,3 +228,11 @@ def test_the_chapters_resume_and_repeat_their_metrics(tmp_path):
     resumed_metrics = json.loads((interrupted / "metrics.json").read_text())
     fresh_metrics = json.loads((fresh / "metrics.json").read_text())
     assert _without_wall_clock(resumed_metrics) == _without_wall_clock(fresh_metrics)
+
+
+def test_cells_that_choose_their_own_display_keep_it():
+    notebook = {"cells": [{"cell_type": "code", "metadata": {"tags": ["remove-input"]}},
+                          {"cell_type": "code", "metadata": {}},
+                          {"cell_type": "markdown", "metadata": {}}]}
+    cells = tag_for_readers(notebook)["cells"]
+    assert [c["metadata"].get("tags") for c in cells] == [["remove-input"], ["hide-input"], None]

@@ -134,11 +134,32 @@ def _stage_is_done(record, key, executed_notebook):
     return metadata.get("dolphin_ae", {}).get("stage_key") == key
 
 
+READER_TAGS = ("remove-cell", "remove-input", "hide-cell", "hide-input")
+
+
+def tag_for_readers(notebook):
+    """Tag an executed notebook's code cells so that the book shows results first.
+
+    The ``parameters`` cell (the defaults) is removed, because papermill's ``injected-parameters``
+    cell below it states the values the run used; every code cell's source is folded behind a
+    "show code" toggle, unless the cell already carries one of ``READER_TAGS``.
+    """
+    for cell in notebook.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+        if any(tag in READER_TAGS for tag in tags):
+            continue
+        tags.append("remove-cell" if "parameters" in tags else "hide-input")
+    return notebook
+
+
 def _stamp_notebook(path, key, parameters):
-    """Write the stage key and parameters into the executed notebook's metadata (atomically)."""
+    """Write the stage key and parameters into the executed notebook's metadata, and tag its cells
+    for readers (``tag_for_readers``); atomically."""
     from dolphin_ae.runio import atomic_path
 
-    notebook = json.loads(Path(path).read_text())
+    notebook = tag_for_readers(json.loads(Path(path).read_text()))
     notebook.setdefault("metadata", {})["dolphin_ae"] = {"stage_key": key, "parameters": parameters}
     with atomic_path(path) as temporary:
         temporary.write_text(json.dumps(notebook, indent=1) + "\n")
