@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from dolphin_ae.clustering import (agglomerative_from_distances, cluster_windows, clustering_scores,
-                                   percentile_threshold, relabel_by_size, scale_codes, umap_hdbscan_baseline)
+                                   code_statistics, percentile_threshold, relabel_by_size, scale_codes,
+                                   umap_hdbscan_baseline)
 from dolphin_ae.exceptions import ParameterError
 
 
@@ -66,6 +67,23 @@ def test_l2_scaling_gives_unit_length_codes():
     assert np.allclose(standard.mean(axis=0), 0) and np.allclose(standard.std(axis=0), 1)
     with pytest.raises(ParameterError, match="scaling"):
         scale_codes(X, scaling="max")
+
+
+def test_standardising_with_reference_statistics():
+    rng = np.random.default_rng(4)
+    reference = rng.normal(loc=5.0, scale=[1.0, 2.0, 4.0], size=(500, 3))
+    statistics = code_statistics(reference)
+    assert np.allclose(statistics[0], 5.0, atol=0.5) and np.allclose(statistics[1], [1, 2, 4], rtol=0.15)
+    # One short sequence is scaled by the reference's statistics, not by its own.
+    sequence = np.array([[5.0, 5.0, 5.0], [6.0, 5.0, 5.0]])
+    scaled = scale_codes(sequence, scaling="standard", statistics=statistics)
+    assert np.allclose(scaled, (sequence - statistics[0]) / statistics[1])
+    unit = scale_codes(sequence, scaling="standard_l2", statistics=statistics)
+    assert np.allclose(np.linalg.norm(unit, axis=1), 1.0)
+    # A constant feature keeps a spread of 1 instead of dividing by zero.
+    assert code_statistics(np.array([[1.0, 2.0], [1.0, 3.0]]))[1][0] == 1.0
+    with pytest.raises(ParameterError, match="features"):
+        scale_codes(sequence, scaling="standard", statistics=(np.zeros(2), np.ones(2)))
 
 
 def test_seed_sequence_clustering_cuts_at_a_percentile_of_the_distances():

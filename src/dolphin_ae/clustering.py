@@ -16,7 +16,7 @@ import numpy as np
 from dolphin_ae.exceptions import ParameterError
 
 WINDOW_METHODS = ("kmeans", "agglomerative", "hdbscan", "umap_hdbscan", "umap_kmeans")
-SCALINGS = ("l2", "standard", "none")
+SCALINGS = ("l2", "standard", "standard_l2", "none")
 
 
 def _labels(name, values):
@@ -106,16 +106,32 @@ def hdbscan_labels(X, *, min_cluster_size=5, min_samples=None, metric="euclidean
                    copy=True).fit_predict(X)
 
 
-def scale_codes(X, *, scaling="l2"):
+def code_statistics(X):
+    """Per-feature mean and standard deviation of reference codes (e.g. the training windows'), for
+    :func:`scale_codes`; features that never vary get a spread of 1."""
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[0] < 2:
+        raise ParameterError(f"reference codes must be an (n_items >= 2, n_features) array, got shape {X.shape}")
+    spread = X.std(axis=0)
+    return X.mean(axis=0), np.where(spread > 1e-12, spread, 1.0)
+
+
+def scale_codes(X, *, scaling="l2", statistics=None):
     """Codes made comparable before clustering.
 
     Parameters
     ----------
     X : np.ndarray, shape (n_items, n_features)
-    scaling : {"l2", "standard", "none"}
+    scaling : {"l2", "standard", "standard_l2", "none"}
         ``l2``: each code divided by its Euclidean length, so that distances compare directions
         (a code's length mostly follows how loud and busy the window is); ``standard``: each
-        feature to zero mean and unit variance; ``none``: unchanged.
+        feature to zero mean and unit variance; ``standard_l2``: standardised, then to unit length,
+        so that directions are measured from the typical code rather than from the origin (where
+        every code of a rectified layer points into one corner); ``none``: unchanged.
+    statistics : (mean, std) or None
+        For the standardising scalings: per-feature statistics from :func:`code_statistics` of
+        reference codes. None uses ``X``'s own, which is right for a set of windows but not for
+        one short sequence.
 
     Returns
     -------
@@ -124,10 +140,15 @@ def scale_codes(X, *, scaling="l2"):
     if scaling not in SCALINGS:
         raise ParameterError(f"scaling must be one of {SCALINGS}, got {scaling!r}")
     X = np.asarray(X, dtype=np.float64)
-    if scaling == "l2":
+    if scaling in ("standard", "standard_l2"):
+        mean, spread = statistics if statistics is not None else code_statistics(X)
+        if np.shape(mean) != X.shape[-1:] or np.shape(spread) != X.shape[-1:]:
+            raise ParameterError(f"statistics are for {np.shape(mean)} features, the codes have {X.shape[-1]}")
+        X = (X - mean) / spread
+        if scaling == "standard":
+            return X
+    if scaling in ("l2", "standard_l2"):
         return X / np.maximum(np.linalg.norm(X, axis=-1, keepdims=True), 1e-12)
-    if scaling == "standard":
-        return (X - X.mean(axis=0)) / np.maximum(X.std(axis=0), 1e-12)
     return X
 
 
