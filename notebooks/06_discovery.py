@@ -42,12 +42,11 @@ gallery_members: int = 6  # clips drawn per group
 import time
 from pathlib import Path
 
+import keras
 import numpy as np
 import pandas as pd
 from IPython.display import Audio, Markdown, display
 from myst_nb import glue
-
-import keras
 
 from dolphin_ae.clustering import code_statistics, scale_codes
 from dolphin_ae.dataset import WindowDataset
@@ -57,8 +56,8 @@ from dolphin_ae.dtw import SequenceSet, pairwise_dtw
 from dolphin_ae.exceptions import ParameterError
 from dolphin_ae.plots_analysis import plot_clip_gallery, plot_distance_matrix
 from dolphin_ae.runio import record_stage, update_metrics
-from dolphin_ae.training import predict_windows
 from dolphin_ae.sequences import NO_MOTIF, clip_spectrogram, find_data_dir, gallery_spectrograms
+from dolphin_ae.training import predict_windows
 
 started = time.perf_counter()
 run_dir = Path(run_dir)
@@ -281,5 +280,6 @@ update_metrics(run_dir, "discovery", {
 })
 record_stage(run_dir, "06_discovery", seconds=time.perf_counter() - started,
              parameters={"density_k": density_k, "density_percentile": density_percentile, "group_k": group_k,
-                         "link_ratio": link_ratio, "code_scaling": code_scaling, "min_group_size": min_group_size, "min_purity": min_purity,
+                         "link_ratio": link_ratio, "code_scaling": code_scaling, "min_group_size": min_group_size,
+                         "min_purity": min_purity,
                          "unit_gap_penalty": unit_gap_penalty, "n_candidates": n_candidates, "seed": seed})
