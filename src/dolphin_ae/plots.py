@@ -45,6 +45,21 @@ def _extent(n_frames, front_end, start_s=0.0):
     return [start_s, start_s + duration_s, freqs_khz[0], freqs_khz[-1]]
 
 
+def _fill_grid(fig, axes, images, titles, fe, start_s, *, vmin, vmax, colorbar_label, fontsize):
+    """One (frames, bins) image per panel on one colour scale, unused panels hidden, one colour bar."""
+    mappable = None
+    for ax, image, title, start in zip(axes.flat, images, titles, start_s):
+        mappable = ax.imshow(image.T, origin="lower", aspect="auto", extent=_extent(image.shape[0], fe, start),
+                             cmap="magma", vmin=vmin, vmax=vmax, interpolation="nearest")
+        ax.set_title(title, fontsize=fontsize)
+        ax.set_xlabel("time (s)")
+        ax.set_ylabel("frequency (kHz)")
+    for ax in axes.flat[len(images):]:
+        ax.set_visible(False)
+    if mappable is not None:
+        fig.colorbar(mappable, ax=axes, label=colorbar_label, shrink=0.8)
+
+
 def plot_spectrogram(S, *, front_end=None, start_s=0.0, db=True, ax=None, colorbar=True, cmap="magma",
                      vmin=None, vmax=None, colorbar_label=None):
     """Draw a (frames, bins) spectrogram: time (s) across, frequency (kHz) up.
@@ -74,17 +89,8 @@ def plot_window_grid(windows, titles, *, front_end=None, ncols=4, colorbar_label
     nrows = int(np.ceil(len(windows) / ncols))
     fig, axes = _subplots(nrows, ncols, figsize=(3.2 * ncols, 2.6 * nrows), squeeze=False)
     vmin, vmax = np.percentile(windows, [1, 99.5])
-    mappable = None
-    for ax, window, title in zip(axes.flat, windows, titles):
-        mappable = ax.imshow(window.T, origin="lower", aspect="auto", extent=_extent(window.shape[0], fe), cmap="magma",
-                             vmin=vmin, vmax=vmax, interpolation="nearest")
-        ax.set_title(title, fontsize=9)
-        ax.set_xlabel("time (s)")
-        ax.set_ylabel("frequency (kHz)")
-    for ax in axes.flat[len(windows):]:
-        ax.set_visible(False)
-    if mappable is not None:
-        fig.colorbar(mappable, ax=axes, label=colorbar_label, shrink=0.8)
+    _fill_grid(fig, axes, windows, titles, fe, [0.0] * len(windows), vmin=vmin, vmax=vmax,
+               colorbar_label=colorbar_label, fontsize=9)
     return fig
 
 
@@ -176,17 +182,8 @@ def plot_spectrogram_grid(spectrograms, titles, *, front_end=None, start_s=None,
     nrows = int(np.ceil(len(images) / ncols))
     fig, axes = _subplots(nrows, ncols, figsize=(panel_size[0] * ncols + 1, panel_size[1] * nrows), squeeze=False)
     vmax = max(float(np.max(image)) for image in images) if images else 0.0
-    mappable = None
-    for ax, image, title, start in zip(axes.flat, images, titles, start_s):
-        mappable = ax.imshow(image.T, origin="lower", aspect="auto", extent=_extent(image.shape[0], fe, start),
-                             cmap="magma", vmin=vmax - dynamic_range_db, vmax=vmax, interpolation="nearest")
-        ax.set_title(title, fontsize=8)
-        ax.set_xlabel("time (s)")
-        ax.set_ylabel("frequency (kHz)")
-    for ax in axes.flat[len(images):]:
-        ax.set_visible(False)
-    if mappable is not None:
-        fig.colorbar(mappable, ax=axes, label="magnitude (dB re 1)", shrink=0.8)
+    _fill_grid(fig, axes, images, titles, fe, start_s, vmin=vmax - dynamic_range_db, vmax=vmax,
+               colorbar_label="magnitude (dB re 1)", fontsize=8)
     return fig
 
 
