@@ -18,7 +18,9 @@
 # book on the same training recordings, with the same number of epochs, and scores each on the test
 # recordings: its size, its training time, how well it reconstructs the test windows against a PCA
 # with as many numbers per window as the code, and how well a silence head on its frozen encoder
-# separates signals from silence.
+# separates signals from silence. Beside them: the ConvNet built and trained exactly as the seed's
+# (`compare_seed_conv`), and the book's own autoencoder from the {doc}`autoencoder chapter
+# <02_autoencoder>`, trained longer on every training window.
 
 # %% tags=["parameters"]
 run_dir: str = "runs/dev"  # run directory written by the data chapter
@@ -29,9 +31,13 @@ lstm_width: float = 1.0  # LSTM V4: scale of the seed's filters and units (1: 25
 kernel_size: int = 8  # convolution kernel size (frames x bins)
 latent_dim: int = 128  # numbers per window code
 output_activation: str = "linear"  # decoder output activation
+conv_activation: str = "leaky"  # conv_v5: "leaky" (LeakyReLU) or "seed" (ReLU in each convolution, then LeakyReLU)
+conv_batch_norm: bool = False  # conv_v5: batch-normalise the code and the decoder's first layer (the seed: true)
+compare_seed_conv: bool = True  # also train conv_v5 exactly as the seed did (ReLU, batch norm, fixed rate)
 compare_epochs: int = 8  # training epochs of each model
 batch_size: int = 10  # windows per training step
-learning_rate: float = 0.001  # Adam learning rate
+learning_rate: float = 0.001  # Adam learning rate (the starting rate under a schedule)
+lr_schedule: str = "cosine"  # "cosine": decay to 0 over the epochs; "constant": the seed's fixed rate
 jit_compile: bool = False  # XLA compilation
 mixed_precision: bool = False  # compute in bfloat16 with float32 weights
 compare_max_train_windows: int = 0  # cap on training windows per model, drawn at random (0: all)
@@ -52,7 +58,7 @@ from dolphin_ae.dataset import WindowDataset, split_by_recording
 from dolphin_ae.heads import on_features, split_encoder
 from dolphin_ae.models import build_model, model_options
 from dolphin_ae.plots import plot_model_comparison
-from dolphin_ae.runio import record_stage, update_metrics
+from dolphin_ae.runio import read_json, record_stage, update_metrics
 from dolphin_ae.silence import build_silence_head, silence_metrics, train_silence_head
 from dolphin_ae.training import (
     pca_reconstruction_mse,
@@ -96,17 +102,23 @@ glue("pca_mse", pca_mse, display=False)
 # trainable, for the LSTM models) and is scored on the {glue:text}`n_test` test windows.
 
 # %%
+# (row label, model, its ConvNet layers, learning-rate schedule)
+entries = [(name, name, (conv_activation, conv_batch_norm), lr_schedule) for name in compare_models]
+if compare_seed_conv:
+    entries.append(("conv_v5 as the seed", "conv_v5", ("seed", True), "constant"))
 rows = {}
-for name in compare_models:
+for label, name, (activation, batch_norm), schedule in entries:
     keras.utils.set_random_seed(seed)
     options = model_options(name, input_shape=dataset.windows.shape[1:] + (1,), conv_filters=conv_filters,
-                            lstm_width=lstm_width, kernel_size=kernel_size, latent_dim=latent_dim, output_activation=output_activation,
-                            seed=seed)
+                            lstm_width=lstm_width, kernel_size=kernel_size, latent_dim=latent_dim,
+                            output_activation=output_activation, conv_activation=activation,
+                            conv_batch_norm=batch_norm, seed=seed)
     with precision_policy(mixed_precision):
         autoencoder = build_model(name, **options)
     history = train_autoencoder(autoencoder, dataset.windows, train_indices, validation_indices=validation_indices,
                                 epochs=compare_epochs, batch_size=batch_size, learning_rate=learning_rate,
-                                jit_compile=jit_compile, checkpoint_dir=run_dir / "checkpoints", seed=seed, verbose=0)
+                                lr_schedule=schedule, jit_compile=jit_compile, checkpoint_dir=run_dir / "checkpoints",
+                                seed=seed, verbose=0)
     encoder = autoencoder.get_layer("encoder")
     frozen, tail = split_encoder(encoder)
     head = build_silence_head(latent_dim=encoder.output_shape[-1])
@@ -116,26 +128,58 @@ for name in compare_models:
     probability = classifier.predict(predict_windows(frozen, dataset.windows, test_indices), verbose=0)[:, 0]
     # The first epoch includes building and tracing the training step; later epochs are the steady state.
     seconds = history["epoch_seconds"][1:] or history["epoch_seconds"]
-    rows[name] = {
+    rows[label] = {
         "sizes": ", ".join(f"{k} {v}" for k, v in options.items()
                            if k in ("filters", "lstm_units", "decoder_units") and v is not None) or "seed sizes",
         "encoder parameters": encoder.count_params(),
         "autoencoder parameters": autoencoder.count_params(),
+        "training windows": int(len(train_indices)),
+        "epochs": len(history["loss"]),
         "training s per epoch": float(np.median(seconds)),
         "training windows per s": len(train_indices) / float(np.median(seconds)),
         "test MSE": reconstruction_mse(autoencoder, dataset.windows, test_indices),
+        "PCA test MSE": pca_mse,
         "silence balanced accuracy": silence_metrics(is_silence[test_indices], probability >= 0.5)["balanced_accuracy"],
     }
-    rows[name]["test MSE / PCA MSE"] = rows[name]["test MSE"] / pca_mse
-    print(f"{name}: {rows[name]}")
+    print(f"{label}: {rows[label]}")
+
+# %% [markdown]
+# The book's autoencoder, as the autoencoder chapter trained it on every training window, joins the
+# table with its own PCA (fitted on the same windows) and the silence detector of the
+# {doc}`silence chapter <03_silence>`.
+
+# %%
+metrics = read_json(run_dir / "metrics.json", default={})
+book_model = run_dir / "models" / "autoencoder.keras"
+if book_model.exists() and "reconstruction" in metrics and "silence" in metrics:
+    autoencoder = keras.models.load_model(book_model)
+    book_history = read_json(run_dir / "models" / "autoencoder_history.json")
+    seconds = book_history["epoch_seconds"][1:] or book_history["epoch_seconds"]
+    n_book_train = metrics["reconstruction"]["n_train_windows"]
+    rows["book's autoencoder (chapter 02)"] = {
+        "sizes": metrics["reconstruction"].get("sizes", metrics["reconstruction"]["model"]),
+        "encoder parameters": autoencoder.get_layer("encoder").count_params(),
+        "autoencoder parameters": autoencoder.count_params(),
+        "training windows": n_book_train,
+        "epochs": len(book_history["loss"]),
+        "training s per epoch": float(np.median(seconds)),
+        "training windows per s": n_book_train / float(np.median(seconds)),
+        "test MSE": reconstruction_mse(autoencoder, dataset.windows, test_indices),
+        "PCA test MSE": metrics["reconstruction"]["pca_mse"],
+        "silence balanced accuracy": metrics["silence"]["balanced_accuracy"],
+    }
+for row in rows.values():
+    row["test MSE / PCA MSE"] = row["test MSE"] / row["PCA test MSE"]
 
 # %% [markdown]
 # ## The comparison
 #
 # A ratio of test MSE to PCA MSE below 1 means the autoencoder reconstructs the test recordings better
-# than a {glue:text}`latent_dim`-component PCA fitted on the training windows (test MSE
-# {glue:text}`pca_mse:.4f`). The sizes are this run's; a profile for small machines narrows the layers
-# and trains few epochs, so the ranking here says how the models start, not where they end.
+# than a {glue:text}`latent_dim`-component PCA fitted on the same training windows (test MSE
+# {glue:text}`pca_mse:.4f` for the {glue:text}`n_train` windows the models here share). The sizes are
+# this run's; a profile for small machines narrows the layers and trains few epochs, so the ranking of
+# the side-by-side models says how they start, not where they end; the book's autoencoder shows where
+# longer training on more windows gets.
 
 # %%
 glue("latent_dim", latent_dim, display=False)
@@ -146,7 +190,8 @@ glue("best_ratio", rows[best]["test MSE / PCA MSE"], display=False)
 update_metrics(run_dir, "model_comparison", {"pca_mse": pca_mse, "epochs": compare_epochs,
                                              "n_train_windows": int(len(train_indices)), "models": rows})
 table.style.format({"encoder parameters": "{:,.0f}", "autoencoder parameters": "{:,.0f}",
-                    "training s per epoch": "{:.1f}", "training windows per s": "{:.1f}", "test MSE": "{:.4f}",
+                    "training windows": "{:,.0f}", "training s per epoch": "{:.1f}",
+                    "training windows per s": "{:.1f}", "test MSE": "{:.4f}", "PCA test MSE": "{:.4f}",
                     "test MSE / PCA MSE": "{:.3f}", "silence balanced accuracy": "{:.3f}"})
 
 # %%
@@ -166,7 +211,9 @@ glue("comparison_figure", plot_model_comparison(rows), display=False)
 # %%
 record_stage(run_dir, "07_models", seconds=time.perf_counter() - started,
              parameters={"compare_models": list(compare_models), "conv_filters": list(conv_filters),
-                         "lstm_width": lstm_width,
+                         "lstm_width": lstm_width, "conv_activation": conv_activation,
+                         "conv_batch_norm": conv_batch_norm, "compare_seed_conv": compare_seed_conv,
+                         "lr_schedule": lr_schedule, "learning_rate": learning_rate,
                          "kernel_size": kernel_size, "latent_dim": latent_dim, "compare_epochs": compare_epochs,
                          "batch_size": batch_size, "compare_max_train_windows": compare_max_train_windows,
                          "compare_silence_epochs": compare_silence_epochs, "mixed_precision": mixed_precision,

@@ -41,10 +41,19 @@ def test_metrics_carry_the_design_keys(built_run):
     assert set(signal_type["recall_per_class"]) == {"noise", "click", "burst", "whistle"}
     assert sum(map(sum, signal_type["confusion_matrix"])) == signal_type["n_test_windows"]
     compared = metrics["model_comparison"]["models"]
-    assert set(compared) == {"conv_v5", "lstm_v4_1", "lstm_v4_3", "vae_v4_2"}
+    assert set(compared) == {"conv_v5", "lstm_v4_1", "lstm_v4_3", "vae_v4_2", "conv_v5 as the seed",
+                             "book's autoencoder (chapter 02)"}
     assert compared["lstm_v4_1"]["encoder parameters"] != compared["lstm_v4_3"]["encoder parameters"]
+    # The seed's ConvNet keeps its two batch normalisations (4 x (128 + 8 x 16 x 8) numbers at the ci sizes).
+    assert compared["conv_v5 as the seed"]["autoencoder parameters"] - compared["conv_v5"]["autoencoder parameters"] \
+        == 4 * (128 + 8 * 16 * 8)
     for row in compared.values():
         assert row["test MSE"] > 0 and 0.0 <= row["silence balanced accuracy"] <= 1.0
+        assert row["test MSE / PCA MSE"] == pytest.approx(row["test MSE"] / row["PCA test MSE"])
+    book = compared["book's autoencoder (chapter 02)"]
+    assert book["test MSE"] == pytest.approx(metrics["reconstruction"]["mse"], rel=1e-4)
+    assert book["PCA test MSE"] == metrics["reconstruction"]["pca_mse"]
+    assert book["silence balanced accuracy"] == metrics["silence"]["balanced_accuracy"]
 
 
 def test_manifest_records_the_run(built_run):

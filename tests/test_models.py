@@ -30,6 +30,23 @@ def test_seed_decoder_mirrors_the_encoder():
     assert [decoder.get_layer(f"deconv_{i}").output.shape[-1] for i in range(1, 5)] == [16, 32, 64, 128]
 
 
+def test_leaky_variant_without_batch_norm():
+    seed = build_model("conv_v5")
+    variant = build_model("conv_v5", activation="leaky", batch_norm=False)
+    layers = [layer for part in ("encoder", "decoder") for layer in variant.get_layer(part).layers]
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in layers)
+    # Only the two normalisations' 4 x (128 + 8 * 16 * 16) numbers are gone.
+    assert seed.count_params() - variant.count_params() == 4 * (128 + 8 * 16 * 16)
+    encoder = variant.get_layer("encoder")
+    assert encoder.get_layer("conv_1").activation.__name__ == "linear"
+    assert build_conv_v5_encoder().get_layer("conv_1").activation.__name__ == "relu"
+    # Without the ReLU before it the leak passes negative values on: the code has negative numbers.
+    x = np.random.default_rng(0).standard_normal((4, 128, 256, 1)).astype(np.float32)
+    assert (encoder.get_layer("conv_1_leaky")(encoder.get_layer("conv_1")(x)).numpy() < 0).any()
+    with pytest.raises(ParameterError, match="activation must be one of"):
+        build_model("conv_v5", activation="tanh")
+
+
 def test_narrow_model_trains_and_round_trips(tmp_path):
     keras.utils.set_random_seed(0)
     model = build_model("conv_v5", input_shape=(32, 64, 1), filters=(4, 4), latent_dim=8)

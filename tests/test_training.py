@@ -7,7 +7,13 @@ import keras
 
 from dolphin_ae.exceptions import ParameterError
 from dolphin_ae.models import build_model
-from dolphin_ae.training import STATE_FILE, WindowBatches, precision_policy, train_autoencoder
+from dolphin_ae.training import (
+    STATE_FILE,
+    WindowBatches,
+    learning_rate_schedule,
+    precision_policy,
+    train_autoencoder,
+)
 
 
 def _tiny_model():
@@ -42,10 +48,11 @@ def test_batches_are_reproducible_per_epoch():
     assert x.shape == (5, 16, 32, 1) and np.array_equal(x, y)
 
 
-def test_interrupted_training_resumes_to_the_same_weights(tmp_path):
+@pytest.mark.parametrize("lr_schedule", ["constant", "cosine"])
+def test_interrupted_training_resumes_to_the_same_weights(tmp_path, lr_schedule):
     windows = _windows()
     train, validation = np.arange(16), np.arange(16, 24)
-    options = dict(validation_indices=validation, epochs=4, batch_size=4, seed=1, verbose=0)
+    options = dict(validation_indices=validation, epochs=4, batch_size=4, seed=1, verbose=0, lr_schedule=lr_schedule)
 
     keras.utils.set_random_seed(1)
     reference = _tiny_model()
@@ -75,6 +82,23 @@ def test_interrupted_training_resumes_to_the_same_weights(tmp_path):
     # Other settings train afresh, in a folder of their own.
     other = train_autoencoder(_tiny_model(), windows, train, checkpoint_dir=tmp_path, **{**options, "batch_size": 8})
     assert len(other["loss"]) == 4 and len(list(tmp_path.iterdir())) == 2
+
+
+def test_cosine_schedule_decays_to_zero_over_the_run():
+    model = _tiny_model()
+    train_autoencoder(model, _windows(), np.arange(16), epochs=3, batch_size=4, learning_rate=0.01,
+                      lr_schedule="cosine", verbose=0)
+    optimizer = model.optimizer
+    assert int(optimizer.iterations) == 3 * 4
+    assert float(optimizer.learning_rate) == pytest.approx(0.0, abs=1e-9)
+    assert float(learning_rate_schedule(0.01, "cosine", 12)(6)) == pytest.approx(0.005, rel=1e-4)
+    constant = _tiny_model()
+    train_autoencoder(constant, _windows(), np.arange(16), epochs=1, batch_size=4, learning_rate=0.01, verbose=0)
+    assert float(constant.optimizer.learning_rate) == pytest.approx(0.01)
+    with pytest.raises(ParameterError, match="lr_schedule must be one of"):
+        train_autoencoder(_tiny_model(), _windows(), np.arange(16), epochs=1, lr_schedule="step", verbose=0)
+    with pytest.raises(ParameterError, match="batch_size"):
+        train_autoencoder(_tiny_model(), _windows(), np.arange(16), epochs=1, batch_size=0, verbose=0)
 
 
 def test_early_stopping_keeps_the_best_epoch():

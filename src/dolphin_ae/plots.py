@@ -278,7 +278,7 @@ def plot_model_comparison(rows):
     ``rows`` maps a model name to a dict with ``"test MSE / PCA MSE"`` and ``"silence balanced accuracy"``.
     """
     names = list(rows)
-    fig, (left, right) = _subplots(1, 2, figsize=(9, 3))
+    fig, (left, right) = _subplots(1, 2, figsize=(10, 3.6))
     positions = np.arange(len(names))
     left.bar(positions, [rows[n]["test MSE / PCA MSE"] for n in names], color="tab:blue")
     left.axhline(1.0, color="black", linestyle="--", label="PCA with as many components as the code")
@@ -288,6 +288,6 @@ def plot_model_comparison(rows):
     right.set_ylim(0, 1)
     right.set_ylabel("silence balanced accuracy")
     for ax in (left, right):
-        ax.set_xticks(positions, names, fontsize=8)
+        ax.set_xticks(positions, names, fontsize=8, rotation=25, ha="right")
         ax.set_xlabel("model")
     return fig

@@ -163,9 +163,24 @@ def checkpoint_folder(root, model_name, settings):
     return Path(root) / f"{model_name}-{digest}"
 
 
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def learning_rate_schedule(learning_rate, schedule, total_steps):
+    """Adam's learning rate: fixed (``constant``, as the seed) or falling from ``learning_rate`` to 0
+    along half a cosine over ``total_steps`` (``cosine``), which lets the last epochs settle."""
+    if schedule not in LR_SCHEDULES:
+        raise ParameterError(f"lr_schedule must be one of {LR_SCHEDULES}, got {schedule!r}")
+    if not learning_rate > 0:
+        raise ParameterError(f"learning_rate must be positive, got {learning_rate}")
+    if schedule == "constant":
+        return float(learning_rate)
+    return keras.optimizers.schedules.CosineDecay(float(learning_rate), decay_steps=max(1, int(total_steps)))
+
+
 def train_autoencoder(model, windows, train_indices, *, validation_indices=None, epochs=10, batch_size=10,
-                      learning_rate=1e-3, jit_compile=False, patience=0, checkpoint_dir=None, callbacks=(), seed=0,
-                      verbose=2):
+                      learning_rate=1e-3, lr_schedule="constant", jit_compile=False, patience=0, checkpoint_dir=None,
+                      callbacks=(), seed=0, verbose=2):
     """Fit ``model`` to reproduce its input windows (MSE, Adam), as the seed did.
 
     Parameters
@@ -178,6 +193,9 @@ def train_autoencoder(model, windows, train_indices, *, validation_indices=None,
     train_indices, validation_indices : arrays of window indices
     epochs : int
         Epochs in all, counting those done before an interruption.
+    lr_schedule : {"constant", "cosine"}
+        ``cosine`` decays the learning rate to 0 over ``epochs`` epochs (``learning_rate_schedule``);
+        early stopping may end the run before the rate reaches 0.
     patience : int
         With validation windows: stop when the validation loss has not improved for this many
         epochs, and keep the weights of the best epoch. 0: train every epoch (the best weights are
@@ -197,6 +215,8 @@ def train_autoencoder(model, windows, train_indices, *, validation_indices=None,
     """
     if epochs < 1:
         raise ParameterError(f"epochs must be at least 1, got {epochs}")
+    if batch_size < 1:
+        raise ParameterError(f"batch_size must be at least 1, got {batch_size}")
     if patience < 0:
         raise ParameterError(f"patience must be 0 (off) or a positive number of epochs, got {patience}")
     if len(train_indices) == 0:
@@ -205,10 +225,15 @@ def train_autoencoder(model, windows, train_indices, *, validation_indices=None,
     if patience and not has_validation:
         raise ParameterError("patience (early stopping) needs validation windows; none were given")
     keras.utils.set_random_seed(seed)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse", jit_compile=jit_compile)
+    steps_per_epoch = math.ceil(len(train_indices) / batch_size)
+    rate = learning_rate_schedule(learning_rate, lr_schedule, epochs * steps_per_epoch)
+    model.compile(optimizer=keras.optimizers.Adam(rate), loss="mse", jit_compile=jit_compile)
     state, directory = None, None
     settings = {"n_train": int(len(train_indices)), "batch_size": int(batch_size), "seed": int(seed),
                 "learning_rate": float(learning_rate), "n_parameters": int(model.count_params())}
+    if lr_schedule != "constant":
+        # The schedule's length is part of the run: resuming with another ``epochs`` would bend it.
+        settings.update(lr_schedule=lr_schedule, schedule_epochs=int(epochs))
     if checkpoint_dir is not None:
         directory = checkpoint_folder(checkpoint_dir, model.name, settings)
         directory.mkdir(parents=True, exist_ok=True)

@@ -26,10 +26,11 @@ def build_model(name, **kwargs):
 
 
 def model_options(name, *, input_shape, conv_filters=(128, 64, 32, 16), lstm_width=1.0, kernel_size=8,
-                  latent_dim=128, output_activation="linear", seed=0):
+                  latent_dim=128, output_activation="linear", conv_activation="seed", conv_batch_norm=True, seed=0):
     """The keyword sizes of ``build_model(name, ...)`` from the chapters' flat parameters.
 
-    ``conv_filters`` sizes ConvNet v5. ``lstm_width`` scales the LSTM V4 family's filters and units
+    ``conv_filters``, ``conv_activation`` and ``conv_batch_norm`` shape ConvNet v5 (its
+    ``filters``, ``activation`` and ``batch_norm``; the other models ignore them). ``lstm_width`` scales the LSTM V4 family's filters and units
     from the seed's (v4.1 and v4.2: 256 filters, 128 units, decoder LSTM 256; v4.3: 128, 128, 128),
     rounded, at least 1 each, so that narrowed models keep the family's proportions; the code keeps
     ``latent_dim`` numbers whatever the width.
@@ -39,7 +40,8 @@ def model_options(name, *, input_shape, conv_filters=(128, 64, 32, 16), lstm_wid
     options = {"input_shape": tuple(int(s) for s in input_shape), "kernel_size": int(kernel_size),
                "latent_dim": int(latent_dim), "output_activation": output_activation}
     if name == "conv_v5":
-        return {**options, "filters": tuple(int(f) for f in conv_filters)}
+        return {**options, "filters": tuple(int(f) for f in conv_filters), "activation": conv_activation,
+                "batch_norm": bool(conv_batch_norm)}
     if not 0 < float(lstm_width) <= 64:
         raise ParameterError(f"lstm_width must be a positive scale of the seed's sizes (1: the seed's), got {lstm_width}")
     seed_sizes = V4_3_SIZES if name == "lstm_v4_3" else V4_1_SIZES
