@@ -104,17 +104,15 @@ print(f"{len(train_indices)} training, {len(validation_indices)} validation, {le
 # Profiles for small machines narrow the layers, because the full models train at a few windows per
 # second on two CPU cores.
 #
-# By default the ConvNet departs from the seed in two places, and its training in one, because each
-# cost reconstruction quality on recordings the model had not heard:
+# By default the ConvNet and its training depart from the seed in three places:
 #
-# - the seed put a ReLU inside every convolution and a LeakyReLU after it, so the leak never saw a
-#   negative number and the network was a plain ReLU network; here only the LeakyReLU remains
-#   (`conv_activation`);
 # - the seed batch-normalised the code and the decoder's first dense layer; with batches of ten
-#   windows the running statistics trail the weights, and the test error jumped from one epoch to
-#   the next (`conv_batch_norm`);
+#   windows the running statistics trail the weights, and the error on new recordings jumped from one
+#   epoch to the next; here there is no batch normalisation (`conv_batch_norm`);
 # - the seed trained at a fixed learning rate; here the rate falls along half a cosine to zero over
-#   the epochs, so the last epochs refine instead of wander (`lr_schedule`).
+#   the epochs, so the last epochs refine the model instead of wandering (`lr_schedule`);
+# - the seed put a ReLU inside every convolution and a LeakyReLU after it, so the leak never saw a
+#   negative number; here only the LeakyReLU remains (`conv_activation`). This one matters least.
 #
 # `conv_activation="seed"`, `conv_batch_norm=true` and `lr_schedule="constant"` rebuild the seed's
 # model and training; the {doc}`model comparison <07_models>` trains both side by side.
