@@ -29,11 +29,11 @@ def model_options(name, *, input_shape, conv_filters=(128, 64, 32, 16), lstm_wid
                   latent_dim=128, output_activation="linear", conv_activation="seed", conv_batch_norm=True, seed=0):
     """The keyword sizes of ``build_model(name, ...)`` from the chapters' flat parameters.
 
-    ``conv_filters``, ``conv_activation`` and ``conv_batch_norm`` shape ConvNet v5 (its
-    ``filters``, ``activation`` and ``batch_norm``; the other models ignore them). ``lstm_width`` scales the LSTM V4 family's filters and units
-    from the seed's (v4.1 and v4.2: 256 filters, 128 units, decoder LSTM 256; v4.3: 128, 128, 128),
-    rounded, at least 1 each, so that narrowed models keep the family's proportions; the code keeps
-    ``latent_dim`` numbers whatever the width.
+    ``conv_filters``, ``conv_activation`` and ``conv_batch_norm`` shape ConvNet v5 (its ``filters``,
+    ``activation`` and ``batch_norm``; the other models ignore them). ``lstm_width`` scales the LSTM
+    V4 family's filters and units from the seed's (v4.1 and v4.2: 256 filters, 128 units, decoder
+    LSTM 256; v4.3: 128, 128, 128), rounded, at least 1 each, so that narrowed models keep the
+    family's proportions; the code keeps ``latent_dim`` numbers whatever the width.
     """
     if name not in MODEL_BUILDERS:
         raise ParameterError(f"model must be one of {sorted(MODEL_BUILDERS)}, got {name!r}")

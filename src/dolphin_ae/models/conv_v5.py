@@ -4,12 +4,11 @@ Encoder: four strided 8x8 convolutions (128, 64, 32, 16 filters at the seed's si
 a 128-unit dense code with batch normalisation. Decoder: the mirror image with transposed
 convolutions. With the seed's sizes the encoder has 959,344 parameters (959,088 trainable).
 
-Two of the seed's choices are options, because both cost reconstruction quality
-(``02_autoencoder``): ``activation="seed"`` applies a ReLU inside every convolution and a LeakyReLU
-after it, which leaves a plain ReLU (the leak never sees a negative value); ``"leaky"`` keeps only
-the LeakyReLU. ``batch_norm=True`` normalises the code and the decoder's first dense layer over
-each batch; with batches of ten windows their running statistics lag behind the weights, and the
-error on new recordings jumps from epoch to epoch.
+Two of the seed's choices are options. ``batch_norm=True`` normalises the code and the decoder's
+first dense layer over each batch; with batches of ten windows their running statistics lag behind
+the weights, and the error on new recordings jumps from epoch to epoch. ``activation="seed"``
+applies a ReLU inside every convolution and a LeakyReLU after it, which leaves a plain ReLU (the
+leak never sees a negative value); ``"leaky"`` keeps only the LeakyReLU.
 """
 
 import keras
@@ -90,8 +89,8 @@ def build_conv_v5(*, input_shape=(128, 256, 1), filters=SEED_FILTERS, kernel_siz
                   output_activation="linear", activation="seed", batch_norm=True):
     """The whole autoencoder ``"conv_v5"``: ``decoder(encoder(window))``, with both parts as layers.
 
-    The defaults build the seed's model; ``activation="leaky", batch_norm=False`` is the variant
-    that reconstructs new recordings better than a PCA (see the module's docstring).
+    The defaults build the seed's model; the book trains ``activation="leaky", batch_norm=False``,
+    which (with a decaying learning rate) reconstructs new recordings better than a PCA.
     """
     shared = {"filters": filters, "kernel_size": kernel_size, "latent_dim": latent_dim, "activation": activation,
               "batch_norm": batch_norm}
