@@ -112,6 +112,10 @@ def test_training_samples_but_inference_is_deterministic():
 def test_model_options_pick_each_family_sizes():
     conv = model_options("conv_v5", input_shape=(128, 256, 1), conv_filters=[8, 8, 8, 8], lstm_width=0.5)
     assert conv["filters"] == (8, 8, 8, 8) and "lstm_units" not in conv
+    assert (conv["activation"], conv["batch_norm"]) == ("seed", True)
+    leaky = model_options("conv_v5", input_shape=(128, 256, 1), conv_activation="leaky", conv_batch_norm=False)
+    assert (leaky["activation"], leaky["batch_norm"]) == ("leaky", False)
+    assert "batch_norm" not in model_options("lstm_v4_1", input_shape=(128, 256, 1), conv_batch_norm=False)
     seed_v4_3 = model_options("lstm_v4_3", input_shape=(128, 256, 1))
     assert build_model("lstm_v4_3", **seed_v4_3).get_layer("encoder").count_params() == 469_120
     # Narrowed, the two LSTM models keep their proportions and stay different models.
