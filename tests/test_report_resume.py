@@ -236,3 +236,18 @@ def test_cells_that_choose_their_own_display_keep_it():
                           {"cell_type": "markdown", "metadata": {}}]}
     cells = tag_for_readers(notebook)["cells"]
     assert [c["metadata"].get("tags") for c in cells] == [["remove-input"], ["hide-input"], None]
+
+
+def test_runtime_log_lines_leave_the_pages_and_other_stderr_stays():
+    log = ("WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+           "I0000 00:00:1795493768.352896   12746 port.cc:153] oneDNN custom operations are on.\n"
+           "E0000 00:00:1795499074.438160   15401 meta_optimizer.cc:967] remapper failed: INVALID_ARGUMENT\n")
+    notebook = {"cells": [{"cell_type": "code", "metadata": {}, "outputs": [
+        {"output_type": "stream", "name": "stderr", "text": log},
+        {"output_type": "stream", "name": "stderr", "text": [log, "UserWarning: 3 clips were skipped\n"]},
+        {"output_type": "stream", "name": "stdout", "text": "E0000 printed on purpose\n"},
+        {"output_type": "display_data", "data": {"text/plain": "figure"}, "metadata": {}}]}]}
+    outputs = tag_for_readers(notebook)["cells"][0]["outputs"]
+    assert [o["output_type"] for o in outputs] == ["stream", "stream", "display_data"]
+    assert outputs[0]["text"] == "UserWarning: 3 clips were skipped\n"
+    assert outputs[1]["name"] == "stdout" and outputs[1]["text"] == "E0000 printed on purpose\n"

@@ -16,6 +16,7 @@ after it (later stages read its artifacts). ``force`` executes everything.
 
 import hashlib
 import json
+import re
 import logging
 import os
 import shutil
@@ -137,16 +138,41 @@ def _stage_is_done(record, key, executed_notebook):
 READER_TAGS = ("remove-cell", "remove-input", "hide-cell", "hide-input")
 
 
+# Lines that TensorFlow's C++ runtime (absl/glog format: severity, date, time, thread, file:line])
+# writes to the kernel's stderr: start-up notices and, for some layer patterns, a graph optimiser's
+# report that it skipped a fusion. They say nothing about the results.
+RUNTIME_LOG_LINE = re.compile(r"^(?:[IWEF]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [\w.]+:\d+\] .*"
+                              r"|WARNING: All log messages before absl::InitializeLog\(\) is called .*)$")
+
+
+def _without_runtime_log(outputs):
+    kept = []
+    for output in outputs:
+        if output.get("output_type") == "stream" and output.get("name") == "stderr":
+            text = output.get("text", "")
+            text = "".join(text) if isinstance(text, list) else text
+            lines = [line for line in text.splitlines(keepends=True) if not RUNTIME_LOG_LINE.match(line.rstrip("\n"))]
+            if not "".join(lines).strip():
+                continue
+            output = {**output, "text": "".join(lines)}
+        kept.append(output)
+    return kept
+
+
 def tag_for_readers(notebook):
     """Tag an executed notebook's code cells so that the book shows results first.
 
     The ``parameters`` cell (the defaults) is removed, because papermill's ``injected-parameters``
     cell below it states the values the run used; every code cell's source is folded behind a
-    "show code" toggle, unless the cell already carries one of ``READER_TAGS``.
+    "show code" toggle, unless the cell already carries one of ``READER_TAGS``. Lines of
+    TensorFlow's C++ runtime log (``RUNTIME_LOG_LINE``) are dropped from the cells' stderr; the
+    report's own log keeps them.
     """
     for cell in notebook.get("cells", []):
         if cell.get("cell_type") != "code":
             continue
+        if "outputs" in cell:
+            cell["outputs"] = _without_runtime_log(cell["outputs"])
         tags = cell.setdefault("metadata", {}).setdefault("tags", [])
         if any(tag in READER_TAGS for tag in tags):
             continue
