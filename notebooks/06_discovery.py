@@ -27,7 +27,7 @@ seed: int = 0  # random seed for the sampled pairs
 channel: int = 0  # channel of multi-channel recordings to analyse (0 is the first)
 density_k: int = 3  # the seed's rule: neighbours per sequence; density is one over the distance to the k-th
 density_percentile: float = 15.0  # the seed's rule: a mode's density is above this percentile
-code_scaling: str = "standard_l2"  # our rule's codes: standard_l2 (training statistics, then unit length) or l2
+code_scaling: str = "whiten_l2"  # our rule's codes: whiten_l2 or standard_l2 (training statistics, then unit length), or l2
 group_k: int = 3  # our rule: neighbours per sequence among which links are drawn
 link_ratio: float = 0.65  # our rule: longest link as a share of the median distance between two sequences
 min_group_size: int = 3  # our rule: smallest group reported (renditions)
@@ -68,15 +68,16 @@ clips = pd.read_csv(sequence_dir / "clips.csv", keep_default_na=False)
 raw_set = SequenceSet.from_flat(np.load(sequence_dir / "codes.npy"), np.load(sequence_dir / "offsets.npy"))
 D_seed = np.load(sequence_dir / "dtw_seed.npy")
 D_unit = np.load(sequence_dir / "dtw_unit.npy")
-# Our rule's codes: standardised with the training windows' statistics (never the test recordings'),
-# then scaled to unit length; chapter 5's unit-length codes when code_scaling is "l2".
-if code_scaling == "standard_l2":
+# Our rule's codes: whitened (or standardised) with the training windows' statistics (never the test
+# recordings'), then scaled to unit length; chapter 5's unit-length codes when code_scaling is "l2".
+if code_scaling in ("whiten_l2", "standard_l2"):
     encoder = keras.models.load_model(run_dir / "models" / "encoder.keras", compile=False)
-    statistics = code_statistics(predict_windows(encoder, dataset.windows, dataset.split_indices("train")))
+    statistics = code_statistics(predict_windows(encoder, dataset.windows, dataset.split_indices("train")),
+                                 whiten=code_scaling == "whiten_l2")
 elif code_scaling == "l2":
     statistics = None
 else:
-    raise ParameterError(f"code_scaling must be 'standard_l2' or 'l2', got {code_scaling!r}")
+    raise ParameterError(f"code_scaling must be 'whiten_l2', 'standard_l2' or 'l2', got {code_scaling!r}")
 unit_set = SequenceSet([scale_codes(raw_set[i], scaling=code_scaling, statistics=statistics)
                         for i in range(len(raw_set))])
 D_ours = D_unit if code_scaling == "l2" else pairwise_dtw(unit_set, gap_penalty=unit_gap_penalty, band="seed")
@@ -118,15 +119,19 @@ planted.rename_axis(truth_column).rename("renditions").to_frame().T
 # groups, and groups of at least {glue:text}`min_group_size` are reported. A recurring call is far
 # closer to its own renditions than ordinary calls are to each other, so the link threshold separates
 # the two, and a group grows to the size of the motif. It runs with DTW as in chapter 5 on codes
-# that are first standardised with the training windows' per-dimension mean and spread and then scaled
-# to unit length: the autoencoder's codes all point into one corner of the code space (its last layer
-# is rectified), so measured from the origin every pair of calls looks alike, and measured from the
-# typical code the differences between calls stand out. To tell the changes apart, the table also
+# that are first whitened with the training windows' statistics (centred on their mean, turned onto
+# their principal axes and each axis scaled to unit variance) and then scaled to unit length. The
+# autoencoder's codes all point into one corner of the code space, so measured from the origin every
+# pair of calls looks alike; measured from the typical code, with dimensions that move together
+# counted once, the differences between calls stand out. To tell the changes apart, the table also
 # shows the seed's rule on chapter 5's unit-length codes and on ours.
 #
 # The rule's settings ({glue:text}`group_k` neighbours, links below {glue:text}`link_ratio:.2f` of the
-# median) were chosen on two synthetic development sets made with other random seeds and encoded by a
-# `cpu`-profile encoder, never on the recordings scored here.
+# median, whitened codes) were chosen on six synthetic development sets made with other random seeds
+# and encoded by a `cpu`-profile encoder, never on the recordings scored here. Over 30 settings
+# (neighbours, link ratio, DTW gap penalty) whitening gave a higher mean of precision and recall than
+# per-dimension standardisation at every one; at the settings used here, precision 0.875 and recall
+# 0.833 on average over the six sets, against 0.586 and 0.792 with standardised codes.
 
 # %%
 glue("density_k", density_k, display=False)

@@ -86,6 +86,31 @@ def test_standardising_with_reference_statistics():
         scale_codes(sequence, scaling="standard", statistics=(np.zeros(2), np.ones(2)))
 
 
+def test_whitening_with_reference_statistics():
+    rng = np.random.default_rng(5)
+    base = rng.normal(size=(800, 2)) * [3.0, 0.5]
+    # Four features: two independent ones, a copy of the first, and a constant.
+    reference = np.column_stack([base[:, 0], base[:, 1], base[:, 0], np.full(800, 7.0)]) + 2.0
+    mean, W = code_statistics(reference, whiten=True)
+    assert W.shape == (4, 2)  # the copy and the constant add no axis of their own
+    white = scale_codes(reference, scaling="whiten", statistics=(mean, W))
+    assert np.allclose(white.mean(axis=0), 0, atol=1e-9)
+    assert np.allclose(np.cov(white, rowvar=False), np.eye(2), atol=1e-9)
+    # Distances are Mahalanobis distances of the two independent features: the copy counts once.
+    step = np.array([1.5, -0.4])
+    moved = scale_codes(mean + [step[0], step[1], step[0], 0.0], scaling="whiten", statistics=(mean, W))
+    mahalanobis = np.sqrt(step @ np.linalg.inv(np.cov(base, rowvar=False)) @ step)
+    assert np.linalg.norm(moved) == pytest.approx(mahalanobis, rel=1e-6)
+    unit = scale_codes(reference[:3], scaling="whiten_l2", statistics=(mean, W))
+    assert unit.shape == (3, 2) and np.allclose(np.linalg.norm(unit, axis=1), 1.0)
+    with pytest.raises(ParameterError, match="whiten=True"):
+        scale_codes(reference, scaling="whiten_l2", statistics=code_statistics(reference))
+    with pytest.raises(ParameterError, match="whiten=False"):
+        scale_codes(reference, scaling="standard_l2", statistics=(mean, W))
+    with pytest.raises(ParameterError, match="features"):
+        scale_codes(reference[:, :3], scaling="whiten", statistics=(mean, W))
+
+
 def test_seed_sequence_clustering_cuts_at_a_percentile_of_the_distances():
     # Two tight groups far apart; 9 of the 21 pairs lie inside a group, so the 40th percentile is the
     # largest within-group distance (0.3) and the groups come out whole.

@@ -16,7 +16,7 @@ import numpy as np
 from dolphin_ae.exceptions import ParameterError
 
 WINDOW_METHODS = ("kmeans", "agglomerative", "hdbscan", "umap_hdbscan", "umap_kmeans")
-SCALINGS = ("l2", "standard", "standard_l2", "none")
+SCALINGS = ("l2", "standard", "standard_l2", "whiten", "whiten_l2", "none")
 
 
 def _labels(name, values):
@@ -106,14 +106,24 @@ def hdbscan_labels(X, *, min_cluster_size=5, min_samples=None, metric="euclidean
                    copy=True).fit_predict(X)
 
 
-def code_statistics(X):
-    """Per-feature mean and standard deviation of reference codes (e.g. the training windows'), for
-    :func:`scale_codes`; features that never vary get a spread of 1."""
+def code_statistics(X, *, whiten=False):
+    """Statistics of reference codes (e.g. the training windows') for :func:`scale_codes`.
+
+    Returns ``(mean, spread)``, per feature, with a spread of 1 for features that never vary; with
+    ``whiten``, ``(mean, W)`` instead, where ``(x - mean) @ W`` has the identity covariance on the
+    reference codes: W's columns are the principal axes divided by their standard deviations, and
+    axes with less than 1e-6 of the largest variance are dropped.
+    """
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or X.shape[0] < 2:
         raise ParameterError(f"reference codes must be an (n_items >= 2, n_features) array, got shape {X.shape}")
+    mean = X.mean(axis=0)
+    if whiten:
+        variances, axes = np.linalg.eigh(np.cov(X - mean, rowvar=False))
+        kept = variances > max(variances.max(), 1e-300) * 1e-6
+        return mean, axes[:, kept] / np.sqrt(variances[kept])
     spread = X.std(axis=0)
-    return X.mean(axis=0), np.where(spread > 1e-12, spread, 1.0)
+    return mean, np.where(spread > 1e-12, spread, 1.0)
 
 
 def scale_codes(X, *, scaling="l2", statistics=None):
@@ -122,32 +132,40 @@ def scale_codes(X, *, scaling="l2", statistics=None):
     Parameters
     ----------
     X : np.ndarray, shape (n_items, n_features)
-    scaling : {"l2", "standard", "standard_l2", "none"}
+    scaling : {"l2", "standard", "standard_l2", "whiten", "whiten_l2", "none"}
         ``l2``: each code divided by its Euclidean length, so that distances compare directions
         (a code's length mostly follows how loud and busy the window is); ``standard``: each
         feature to zero mean and unit variance; ``standard_l2``: standardised, then to unit length,
         so that directions are measured from the typical code rather than from the origin (where
-        every code of a rectified layer points into one corner); ``none``: unchanged.
-    statistics : (mean, std) or None
-        For the standardising scalings: per-feature statistics from :func:`code_statistics` of
-        reference codes. None uses ``X``'s own, which is right for a set of windows but not for
-        one short sequence.
+        every code of a rectified layer points into one corner); ``whiten``: centred and turned
+        onto the principal axes, each to unit variance, so that features that move together count
+        once; ``whiten_l2``: whitened, then to unit length; ``none``: unchanged.
+    statistics : tuple or None
+        For the standardising and whitening scalings: :func:`code_statistics` of reference codes
+        (with ``whiten=True`` for the whitening ones). None uses ``X``'s own, which is right for a
+        set of windows but not for one short sequence.
 
     Returns
     -------
     np.ndarray, shape (n_items, n_features), float64
+        For the whitening scalings, (n_items, n_axes): one column per principal axis kept.
     """
     if scaling not in SCALINGS:
         raise ParameterError(f"scaling must be one of {SCALINGS}, got {scaling!r}")
     X = np.asarray(X, dtype=np.float64)
-    if scaling in ("standard", "standard_l2"):
-        mean, spread = statistics if statistics is not None else code_statistics(X)
-        if np.shape(mean) != X.shape[-1:] or np.shape(spread) != X.shape[-1:]:
+    whiten = scaling in ("whiten", "whiten_l2")
+    if scaling in ("standard", "standard_l2") or whiten:
+        mean, transform = statistics if statistics is not None else code_statistics(X, whiten=whiten)
+        expected = 2 if whiten else 1
+        if np.ndim(transform) != expected:
+            raise ParameterError(f"scaling {scaling!r} needs code_statistics(..., whiten={whiten}), got statistics "
+                                 f"with a {np.ndim(transform)}-d transform")
+        if np.shape(mean) != X.shape[-1:] or np.shape(transform)[0] != X.shape[-1]:
             raise ParameterError(f"statistics are for {np.shape(mean)} features, the codes have {X.shape[-1]}")
-        X = (X - mean) / spread
-        if scaling == "standard":
+        X = (X - mean) @ transform if whiten else (X - mean) / transform
+        if scaling in ("standard", "whiten"):
             return X
-    if scaling in ("l2", "standard_l2"):
+    if scaling != "none":
         return X / np.maximum(np.linalg.norm(X, axis=-1, keepdims=True), 1e-12)
     return X
 
