@@ -283,7 +283,7 @@ def plot_model_comparison(rows):
     left.bar(positions, [rows[n]["test MSE / PCA MSE"] for n in names], color="tab:blue")
     left.axhline(1.0, color="black", linestyle="--", label="PCA with as many components as the code")
     left.set_ylabel("test MSE / PCA test MSE")
-    left.legend(fontsize=7, loc="lower right")
+    left.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0.0, 1.0), frameon=False)
     right.bar(positions, [rows[n]["silence balanced accuracy"] for n in names], color="tab:green")
     right.set_ylim(0, 1)
     right.set_ylabel("silence balanced accuracy")
