@@ -58,7 +58,7 @@ from dolphin_ae.dataset import WindowDataset, split_by_recording
 from dolphin_ae.heads import on_features, split_encoder
 from dolphin_ae.models import build_model, model_options
 from dolphin_ae.plots import plot_model_comparison
-from dolphin_ae.runio import read_json, record_stage, update_metrics
+from dolphin_ae.runio import read_json, read_metrics, record_stage, update_metrics
 from dolphin_ae.silence import build_silence_head, silence_metrics, train_silence_head
 from dolphin_ae.training import (
     pca_reconstruction_mse,
@@ -149,7 +149,7 @@ for label, name, (activation, batch_norm), schedule in entries:
 # {doc}`silence chapter <03_silence>`.
 
 # %%
-metrics = read_json(run_dir / "metrics.json", default={})
+metrics = read_metrics(run_dir)
 book_model = run_dir / "models" / "autoencoder.keras"
 if book_model.exists() and "reconstruction" in metrics and "silence" in metrics:
     autoencoder = keras.models.load_model(book_model)

@@ -16,9 +16,9 @@ after it (later stages read its artifacts). ``force`` executes everything.
 
 import hashlib
 import json
-import re
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
