@@ -27,7 +27,7 @@ from pathlib import Path
 
 import yaml
 
-from dolphin_ae.exceptions import ParameterError
+from dolphin_ae.exceptions import DolphinAEError, ParameterError
 from dolphin_ae.runio import MANIFEST_FILE, read_json
 
 log = logging.getLogger(__name__)
@@ -307,13 +307,34 @@ def run_report(*, profile="auto", data_dir=None, run_dir=None, overrides=None, p
 
 
 def build_book(book_dir, *, project_dir):
-    """Build the HTML book in ``book_dir`` with the project's ``_config.yml``; warnings are errors."""
-    book_dir = Path(book_dir)
+    """Build the HTML book of ``book_dir`` into ``book_dir/_build/html`` with the project's ``_config.yml``.
+
+    Warnings are errors. The output folder is given to Jupyter Book explicitly (``--path-output``):
+    left to itself it writes ``_build/`` beside the first ``_config.yml`` at or above the source
+    folder, which for a run directory inside the checkout is the checkout itself.
+
+    Returns
+    -------
+    Path
+        ``book_dir/_build/html/index.html``.
+
+    Raises
+    ------
+    subprocess.CalledProcessError
+        The build failed (warnings count as errors).
+    DolphinAEError
+        The build reported success but wrote no ``index.html`` where this function says it is.
+    """
+    book_dir = Path(book_dir).resolve()
     print(f"[dolphin-ae] building the book in {book_dir} ...", flush=True)
     start = time.perf_counter()
-    command = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(book_dir), "--config",
-               str(Path(project_dir) / "_config.yml"), "--toc", str(book_dir / "_toc.yml"), "-W", "-n", "--keep-going"]
+    command = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(book_dir), "--path-output",
+               str(book_dir), "--config", str(Path(project_dir) / "_config.yml"), "--toc", str(book_dir / "_toc.yml"),
+               "-W", "-n", "--keep-going"]
     subprocess.run(command, check=True)
     index = book_dir / "_build" / "html" / "index.html"
+    if not index.is_file():
+        raise DolphinAEError(f"the book build finished but wrote no {index}; look for a _build/ folder the build "
+                             f"wrote elsewhere")
     print(f"[dolphin-ae] book built in {time.perf_counter() - start:.0f} s: {index}", flush=True)
     return index
