@@ -60,12 +60,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from IPython.display import Audio, Markdown, display
+from IPython.display import HTML, Audio, display
 from myst_nb import glue
 
 from dolphin_ae.dataset import build_window_dataset, scan_annotated_recordings
 from dolphin_ae.examples import event_audio, example_events
-from dolphin_ae.plots import plot_annotated_spectrogram, plot_message, plot_spectrogram_grid, plot_window_grid
+from dolphin_ae.plots import (panel_gallery_html, plot_annotated_spectrogram, plot_message, plot_spectrogram_panels,
+                              plot_window_grid)
 from dolphin_ae.runio import atomic_path, record_stage
 from dolphin_ae.spectrogram import FrontEnd, band_spectrogram
 from dolphin_ae.synth import synthesize_dataset
@@ -165,7 +166,7 @@ glue("step_s", front_end.step_s, display=False)
 # ## What each class sounds and looks like
 #
 # One sound of each class from the training recordings, as spectrograms in decibels on a shared scale,
-# each followed by a player. The example of each class is the one whose SNR sits at the upper quartile
+# each with its player below it. The example of each class is the one whose SNR sits at the upper quartile
 # of its class: clear enough to see the shape, not the loudest. Whistles draw narrow frequency-modulated
 # lines with harmonics above them; burst pulses and echolocation trains draw vertical broadband stripes,
 # dense for bursts and sparse for clicks; the background shows shrimp snaps, which look like single
@@ -176,13 +177,12 @@ train_recordings = set(dataset.index.loc[dataset.index["split"] == "train", "rec
 
 
 def show_examples(events, titles, name):
-    """Spectrogram grid of ``events`` (glued as ``name``), then one audio player per event."""
+    """Glue as ``name`` a table of ``events``: each one's spectrogram with its audio player below it."""
     clips = [event_audio(source, event, sr=sr, channel=channel) for _, event in events.iterrows()]
-    figure = plot_spectrogram_grid([band_spectrogram(y, linear_front_end) for y, _ in clips], titles,
-                                   front_end=front_end, start_s=[start for _, start in clips])
-    glue(name, figure, display=False)
-    for title, (y, _) in zip(titles, clips):
-        display(Markdown(f"**{title}**"), Audio(y, rate=sr))
+    panels = plot_spectrogram_panels([band_spectrogram(y, linear_front_end) for y, _ in clips], titles,
+                                     front_end=front_end, start_s=[start for _, start in clips])
+    players = [Audio(y, rate=sr)._repr_html_() for y, _ in clips]
+    glue(name, HTML(panel_gallery_html(panels, players, alt=titles)), display=False)
 
 
 if truth is not None:
@@ -204,7 +204,7 @@ show_examples(class_examples, class_titles, "class_examples")
 # :name: fig-class-examples
 #
 # One example of each class (title: class, type, SNR in the band), with 0.1 s of its recording on each
-# side. Colour is the magnitude in dB, on one scale for all panels.
+# side, and its player below it. Colour is the magnitude in dB, on one scale for all panels.
 # ```
 
 # %% [markdown]

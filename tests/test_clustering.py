@@ -135,3 +135,23 @@ def test_bad_arguments_are_named():
         clustering_scores([0, 1], [0])
     with pytest.raises(ParameterError, match="square"):
         agglomerative_from_distances(np.zeros((2, 3)))
+
+
+def test_umap_imports_quietly_in_a_kernel_without_ipywidgets():
+    # tqdm.auto, which umap imports, warns "IProgress not found" inside a Jupyter kernel
+    # (ipykernel.zmqshell loaded) when ipywidgets is missing; chapter 04's page showed that warning.
+    import subprocess
+    import sys
+
+    def iprogress_warnings(statement):
+        script = ("import warnings, ipykernel.zmqshell\n"
+                  "with warnings.catch_warnings(record=True) as caught:\n"
+                  "    warnings.simplefilter('always')\n"
+                  f"    {statement}\n"
+                  "print('WARNINGS:', sum('IProgress' in str(w.message) for w in caught))\n")
+        result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip().rsplit("WARNINGS: ", 1)[-1]
+
+    assert iprogress_warnings("import umap") == "1", "the kernel-without-widgets setting no longer shows the wart"
+    assert iprogress_warnings("from dolphin_ae.clustering import import_umap; import_umap()") == "0"

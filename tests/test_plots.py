@@ -62,3 +62,29 @@ def test_model_comparison_marks_the_pca_line():
     assert [p.get_height() for p in left.patches] == [0.8, 1.3]
     assert left.lines[0].get_ydata()[0] == 1.0
     assert right.get_ylabel() == "silence balanced accuracy"
+
+
+def test_each_panel_carries_its_own_player_on_one_colour_scale():
+    import re
+
+    import pytest
+
+    from dolphin_ae.exceptions import ParameterError
+    from dolphin_ae.plots import panel_gallery_html, plot_spectrogram_panels
+
+    spectrograms = [np.full((100, 256), level) for level in (1.0, 0.1, 0.01, 0.001)]
+    panels = plot_spectrogram_panels(spectrograms, ["a", "b", "c", "d"], front_end=FrontEnd())
+    assert len(panels) == 4
+    assert {panel.axes[0].images[0].get_clim() for panel in panels} == {(-70.0, 0.0)}, "one dB scale for all"
+    assert all(_colorbar_labels(panel) == ["magnitude (dB re 1)"] for panel in panels)
+    players = [f'<audio id="player{i}"></audio>' for i in range(4)]
+    html = panel_gallery_html(panels, players, ncols=3, alt=["a", "b", "c", "d"])
+    rows = re.findall(r"<tr>(.*?)</tr>", html)
+    assert [len(re.findall(r"<td", row)) for row in rows] == [3, 1]
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", html)
+    for i, cell in enumerate(cells):
+        # The cell holds the panel's picture and then that panel's player, and no other player.
+        assert re.fullmatch(rf'<img src="data:image/png;base64,[A-Za-z0-9+/=]+" alt="{"abcd"[i]}"[^>]*/><br/>'
+                            rf'<audio id="player{i}"></audio>', cell)
+    with pytest.raises(ParameterError, match="one player per figure"):
+        panel_gallery_html(panels, players[:3])

@@ -76,13 +76,31 @@ def _check_features(X):
     return X
 
 
+def import_umap():
+    """The ``umap`` module, imported without tqdm's "IProgress not found" warning.
+
+    umap imports ``tqdm.auto``, which inside a Jupyter kernel without ipywidgets warns that it
+    cannot draw a notebook progress bar and falls back to the text bar. The book's kernels have no
+    widgets on purpose (the pages are static), so the warning says nothing to a reader; only that
+    warning is silenced, and only during the import.
+    """
+    import warnings
+
+    from tqdm import TqdmWarning
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="IProgress not found", category=TqdmWarning)
+        import umap
+    return umap
+
+
 def umap_reduce(X, *, n_components=2, n_neighbors=15, min_dist=0.1, metric="euclidean", random_state=0):
     """UMAP coordinates of ``X`` (n_items, n_features) -> (n_items, n_components).
 
     ``n_neighbors`` is lowered to ``n_items - 1`` for very small sets. With a fixed
     ``random_state`` UMAP runs single-threaded and repeats exactly.
     """
-    import umap
+    umap = import_umap()
 
     X = _check_features(X)
     n_neighbors = int(max(2, min(n_neighbors, X.shape[0] - 1)))

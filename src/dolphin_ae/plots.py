@@ -6,6 +6,7 @@ Every function takes ``ax=None`` (or makes its own grid) and returns the figure.
 import numpy as np
 from matplotlib.figure import Figure
 
+from dolphin_ae.exceptions import ParameterError
 from dolphin_ae.spectrogram import FrontEnd
 
 
@@ -185,6 +186,62 @@ def plot_spectrogram_grid(spectrograms, titles, *, front_end=None, start_s=None,
     _fill_grid(fig, axes, images, titles, fe, start_s, vmin=vmax - dynamic_range_db, vmax=vmax,
                colorbar_label="magnitude (dB re 1)", fontsize=8)
     return fig
+
+
+def plot_spectrogram_panels(spectrograms, titles, *, front_end=None, start_s=None, dynamic_range_db=70.0,
+                            panel_size=(3.6, 2.6)):
+    """One figure per (frames, bins) magnitude spectrogram, all in dB on one shared colour scale.
+
+    The separate figures let each panel stand beside what belongs to it (``panel_gallery_html``
+    puts each above its audio player). Every figure has its own colour bar, with the same limits:
+    ``dynamic_range_db`` below the loudest cell of all panels. ``start_s`` gives each panel's start
+    time in its recording (s).
+    """
+    fe = front_end or FrontEnd()
+    images = [20 * np.log10(np.maximum(np.asarray(S, dtype=np.float32), 1e-7)) for S in spectrograms]
+    start_s = list(start_s) if start_s is not None else [0.0] * len(images)
+    vmax = max(float(np.max(image)) for image in images) if images else 0.0
+    figures = []
+    for image, title, start in zip(images, titles, start_s):
+        fig, ax = _subplots(figsize=panel_size)
+        _fill_grid(fig, np.array([ax]), [image], [title], fe, [start], vmin=vmax - dynamic_range_db, vmax=vmax,
+                   colorbar_label="magnitude (dB re 1)", fontsize=8)
+        figures.append(fig)
+    return figures
+
+
+def figure_png_base64(fig, *, dpi=100):
+    """The figure as a base64-encoded PNG (for an ``<img src="data:image/png;base64,...">``)."""
+    import base64
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def panel_gallery_html(figures, players, *, ncols=3, alt=None):
+    """An HTML table of figures, each with its audio player directly below it, ``ncols`` to a row.
+
+    Parameters
+    ----------
+    figures : list of matplotlib.figure.Figure
+    players : list of str
+        One HTML fragment per figure, e.g. ``IPython.display.Audio(y, rate=sr)._repr_html_()``.
+    alt : list of str, optional
+        Alternative text of each image (e.g. the panel's title).
+    """
+    import html
+
+    if len(figures) != len(players):
+        raise ParameterError(f"one player per figure: got {len(figures)} figures and {len(players)} players")
+    alt = list(alt) if alt is not None else [""] * len(figures)
+    cells = [f'<td style="vertical-align:top;text-align:center;padding:4px">'
+             f'<img src="data:image/png;base64,{figure_png_base64(fig)}" alt="{html.escape(text)}" '
+             f'style="max-width:100%"/><br/>{player}</td>'
+             for fig, player, text in zip(figures, players, alt)]
+    rows = ["<tr>" + "".join(cells[i:i + ncols]) + "</tr>" for i in range(0, len(cells), ncols)]
+    return '<table class="dae-gallery" style="border-collapse:collapse">' + "".join(rows) + "</table>"
 
 
 LABEL_COLOURS = {"whistle": "tab:cyan", "burst": "tab:orange", "click": "tab:green"}
