@@ -251,3 +251,52 @@ def test_runtime_log_lines_leave_the_pages_and_other_stderr_stays():
     assert [o["output_type"] for o in outputs] == ["stream", "stream", "display_data"]
     assert outputs[0]["text"] == "UserWarning: 3 clips were skipped\n"
     assert outputs[1]["name"] == "stdout" and outputs[1]["text"] == "E0000 printed on purpose\n"
+
+
+METRICS_NOTEBOOKS = {
+    "01_rows": """
+        # %% tags=["parameters"]
+        run_dir: str = "."  # run directory
+        n_clusters: int = 8  # clusters
+        with_extra: bool = True  # also write the "extra" section
+
+        # %%
+        from dolphin_ae.runio import update_metrics
+        update_metrics(run_dir, "clustering", {"rows": {f"k{n_clusters}": n_clusters / 10}, "k": n_clusters})
+        if with_extra:
+            update_metrics(run_dir, "extra", {"value": 1})
+        """,
+    "02_after": """
+        # %% tags=["parameters"]
+        run_dir: str = "."  # run directory
+        offset: float = 0.0  # added
+
+        # %%
+        from dolphin_ae.runio import update_metrics
+        update_metrics(run_dir, "after", {"offset": offset, **({"big": True} if offset > 1 else {})})
+        """,
+}
+
+
+def test_a_rerun_leaves_no_metrics_of_earlier_settings(tmp_path):
+    root = tmp_path / "project"
+    for folder in ("notebooks", "params", "book"):
+        (root / folder).mkdir(parents=True)
+    (root / "params" / "ci.yaml").write_text("n_clusters: 8\n")
+    (root / "book" / "intro.md").write_text("# Intro\n")
+    for name, body in METRICS_NOTEBOOKS.items():
+        (root / "notebooks" / f"{name}.py").write_text(HEADER + textwrap.dedent(body))
+    run_dir = tmp_path / "run"
+
+    def metrics(**overrides):
+        run_report(profile="ci", project_dir=root, run_dir=run_dir, overrides=overrides, build=False)
+        return json.loads((run_dir / "metrics.json").read_text())
+
+    assert metrics(offset=2.0) == {"clustering": {"rows": {"k8": 0.8}, "k": 8}, "extra": {"value": 1},
+                                   "after": {"offset": 2.0, "big": True}}
+    # Only the second stage re-runs: its section is replaced, the first stage's sections stay.
+    assert metrics(offset=0.5) == {"clustering": {"rows": {"k8": 0.8}, "k": 8}, "extra": {"value": 1},
+                                   "after": {"offset": 0.5}}
+    # The first stage re-runs with other settings: no 8-cluster row, no section it no longer writes.
+    assert metrics(n_clusters=12, with_extra=False, offset=0.5) == {"clustering": {"rows": {"k12": 1.2}, "k": 12},
+                                                                    "after": {"offset": 0.5}}

@@ -3,7 +3,8 @@ import json
 import numpy as np
 import pytest
 
-from dolphin_ae.runio import atomic_path, read_metrics, update_metrics, write_json
+from dolphin_ae.runio import (atomic_path, keep_metrics_sections, read_metrics, record_stage, update_metrics,
+                              write_json)
 
 
 def test_atomic_write_leaves_nothing_on_failure(tmp_path):
@@ -18,9 +19,29 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
     assert target.stat().st_mode & 0o044, "others cannot read the result"
 
 
-def test_metrics_sections_merge(tmp_path):
-    update_metrics(tmp_path, "silence", {"balanced_accuracy": 0.9})
+def test_a_metrics_section_is_replaced_whole_and_the_others_kept(tmp_path):
+    update_metrics(tmp_path, "clustering", {"v_measure": 0.5, "by_k": {"8": 0.5, "12": 0.4}})
     update_metrics(tmp_path, "baseline_energy", {"balanced_accuracy": 0.7})
-    update_metrics(tmp_path, "silence", {"recall_silence": 1.0})
-    assert read_metrics(tmp_path) == {"silence": {"balanced_accuracy": 0.9, "recall_silence": 1.0},
+    update_metrics(tmp_path, "clustering", {"v_measure": 0.6, "by_k": {"12": 0.6}})
+    # Nothing of the first clustering write survives, not even inside a nested table.
+    assert read_metrics(tmp_path) == {"clustering": {"v_measure": 0.6, "by_k": {"12": 0.6}},
                                       "baseline_energy": {"balanced_accuracy": 0.7}}
+    assert keep_metrics_sections(tmp_path, ["baseline_energy"]) == ["clustering"]
+    assert read_metrics(tmp_path) == {"baseline_energy": {"balanced_accuracy": 0.7}}
+    assert keep_metrics_sections(tmp_path, ()) == ["baseline_energy"]
+    assert read_metrics(tmp_path) == {}
+
+
+def test_a_stage_record_is_replaced_whole(tmp_path, monkeypatch):
+    monkeypatch.setattr("dolphin_ae.runio.environment_summary", lambda: {"python": "3.11"})
+    write_json(tmp_path / "manifest.json", {"report": {"profile": "ci"}})
+    record_stage(tmp_path, "01_data", parameters={"seed": 0, "magnitude": "log"}, seconds=1.0,
+                 extra={"skipped_files": [{"file": "a.wav"}]})
+    record_stage(tmp_path, "02_autoencoder", parameters={"epochs": 2}, seconds=2.0)
+    record_stage(tmp_path, "01_data", parameters={"seed": 1}, seconds=3.0)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["stages"]["01_data"]["parameters"] == {"seed": 1}
+    assert "skipped_files" not in manifest["stages"]["01_data"]
+    assert manifest["stages"]["01_data"]["seconds"] == 3.0
+    assert manifest["stages"]["02_autoencoder"]["parameters"] == {"epochs": 2}
+    assert manifest["report"] == {"profile": "ci"} and manifest["environment"] == {"python": "3.11"}

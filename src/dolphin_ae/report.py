@@ -12,6 +12,11 @@ is marked ``running`` before it starts and ``done`` only when its notebook finis
 executed notebook carries the same key in its metadata. A re-run skips every leading stage that is
 ``done`` with an unchanged key and executes the first changed or unfinished stage and everything
 after it (later stages read its artifacts). ``force`` executes everything.
+
+Each stage replaces the ``metrics.json`` sections it writes (``runio.update_metrics``). Before the
+first stage of a run executes, every section that did not exist when the stage before it finished
+(``report.stages.<stage>.metrics_sections``) is dropped, all of them when that stage is the first:
+no number of an earlier run's later stages outlives the run.
 """
 
 import hashlib
@@ -28,7 +33,7 @@ from pathlib import Path
 import yaml
 
 from dolphin_ae.exceptions import DolphinAEError, ParameterError
-from dolphin_ae.runio import MANIFEST_FILE, read_json
+from dolphin_ae.runio import MANIFEST_FILE, keep_metrics_sections, read_json, read_metrics
 
 log = logging.getLogger(__name__)
 
@@ -278,6 +283,10 @@ def run_report(*, profile="auto", data_dir=None, run_dir=None, overrides=None, p
             # This stage's artifacts are about to change, so no later stage's may be trusted either.
             resuming = False
             _edit_report(manifest_path, stages={later: {"status": "stale"} for later in stages[position + 1 :]})
+            # Sections of metrics.json that this stage or a later one wrote are rewritten or gone.
+            previous = records.get(stages[position - 1], {}) if position else {}
+            if position == 0 or "metrics_sections" in previous:
+                keep_metrics_sections(run_dir, previous.get("metrics_sections", ()))
         _edit_report(manifest_path, stages={stage: {"status": "running", "key": key}})
         print(f"[dolphin-ae] running {source.name} ...", flush=True)
         start = time.perf_counter()
@@ -296,6 +305,7 @@ def run_report(*, profile="auto", data_dir=None, run_dir=None, overrides=None, p
         executed.append(stage)
         _edit_report(manifest_path, stages={stage: {"status": "done", "key": key, "seconds": timings[stage],
                                                     "parameters": stage_parameters,
+                                                    "metrics_sections": sorted(read_metrics(run_dir)),
                                                     "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}},
                      notebook_seconds={stage: timings[stage]},
                      last_run={"executed": executed, "skipped": skipped, "failed": None, "finished": False})

@@ -86,8 +86,34 @@ def update_json(path, update):
 
 
 def update_metrics(run_dir, section, values):
-    """Set ``metrics.json[section]`` to ``values`` (a dict), keeping every other section."""
-    return update_json(Path(run_dir) / METRICS_FILE, {section: values})
+    """Set ``metrics.json[section]`` to exactly ``values`` (a dict), keeping every other section.
+
+    The section is replaced, not merged: no key of an earlier write survives (a run at
+    ``n_clusters=12`` must not keep the row of an earlier run at 8). A stage therefore writes
+    each of its sections once, whole.
+    """
+    path = Path(run_dir) / METRICS_FILE
+    metrics = read_json(path)
+    metrics[section] = _to_json(values)
+    write_json(path, metrics)
+    return metrics
+
+
+def keep_metrics_sections(run_dir, sections):
+    """Drop every section of ``metrics.json`` not named in ``sections``; return the names dropped.
+
+    ``sections=()`` empties the file. The report calls this before re-running a stage, with the
+    sections that existed when the stage before it finished, so that a section only a re-run stage
+    wrote cannot outlive the run that wrote it.
+    """
+    path = Path(run_dir) / METRICS_FILE
+    if not path.exists():
+        return []
+    metrics = read_json(path)
+    dropped = sorted(set(metrics) - set(sections))
+    if dropped:
+        write_json(path, {name: value for name, value in metrics.items() if name in set(sections)})
+    return dropped
 
 
 def read_metrics(run_dir):
@@ -171,7 +197,16 @@ def has_gpu():
 
 
 def record_stage(run_dir, stage, *, parameters, seconds, extra=None):
-    """Add one stage's parameters, duration (s) and anything else to ``manifest.json``."""
+    """Set ``manifest.json["stages"][stage]`` to this stage's parameters, duration (s) and ``extra``.
+
+    The stage's record (and the manifest's ``environment``) is replaced, not merged: nothing an
+    earlier run of the stage recorded survives. Other stages' records and other fields are kept.
+    """
     entry = {"parameters": parameters, "seconds": round(float(seconds), 2), "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     entry.update(extra or {})
-    update_json(Path(run_dir) / MANIFEST_FILE, {"stages": {stage: entry}, "environment": environment_summary()})
+    path = Path(run_dir) / MANIFEST_FILE
+    environment = environment_summary()
+    manifest = read_json(path)
+    manifest.setdefault("stages", {})[stage] = _to_json(entry)
+    manifest["environment"] = _to_json(environment)
+    write_json(path, manifest)
