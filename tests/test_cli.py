@@ -30,16 +30,71 @@ def test_overrides_are_yaml():
 def test_report_refuses_unknown_parameters(tmp_path):
     result = subprocess.run([sys.executable, "-m", "dolphin_ae", "report", "--profile", "ci", "--run-dir",
                              str(tmp_path), "--set", "epoch=3"], capture_output=True, text=True)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "unknown parameter(s) ['epoch']" in result.stderr
+    assert "Traceback" not in result.stderr and "running" not in result.stdout
 
 
-def test_report_refuses_malformed_override(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "dolphin_ae", "report", "--profile", "ci", "--run-dir",
-                             str(tmp_path), "--set", "epochs"], capture_output=True, text=True)
-    assert result.returncode == 1 and "key=value" in result.stderr
+def test_report_refuses_malformed_override(tmp_path, capsys):
+    assert main(["report", "--profile", "ci", "--run-dir", str(tmp_path / "run"), "--set", "epochs"]) == 2
+    assert "key=value" in capsys.readouterr().err
 
 
 def test_help_lists_the_commands():
     result = subprocess.run([sys.executable, "-m", "dolphin_ae", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "synth" in result.stdout and "report" in result.stdout
+
+
+def _run_dir(tmp_path, *, dataset="valid", detector=b"PK\x03\x04 not a keras archive"):
+    """A run directory for detect/embed whose dataset.json or models/silence_detector.keras is broken."""
+    import json
+
+    from dolphin_ae.spectrogram import FrontEnd
+
+    run_dir = tmp_path / "run"
+    (run_dir / "models").mkdir(parents=True)
+    (run_dir / "models" / "silence_detector.keras").write_bytes(detector)
+    meta = {"front_end": FrontEnd().to_dict()} if dataset == "valid" else {"n_windows": 10}
+    (run_dir / "dataset.json").write_text(json.dumps(meta))
+    return run_dir
+
+
+def _one_error_line(capsys):
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("dolphin-ae: error: "), err
+    return err
+
+
+def test_detect_refuses_a_table_it_would_not_write_as_named(tmp_path, capsys):
+    # detect writes CSV; a .parquet name would get CSV inside it.
+    assert main(["detect", str(tmp_path / "no_run"), "a.wav", "--out", str(tmp_path / "regions.parquet")]) == 2
+    err = _one_error_line(capsys)
+    assert "--out" in err and "regions.parquet" in err and ".csv" in err
+    assert not (tmp_path / "regions.parquet").exists()
+
+
+def test_detect_refuses_a_wav_output_without_the_wav_suffix(tmp_path, capsys):
+    assert main(["detect", str(tmp_path / "no_run"), "a.wav", "--out", str(tmp_path / "r.csv"),
+                 "--wav", str(tmp_path / "out.txt")]) == 2
+    err = _one_error_line(capsys)
+    assert "--wav" in err and "out.txt" in err and ".wav" in err
+
+
+def test_embed_refuses_an_unknown_table_suffix(tmp_path, capsys):
+    assert main(["embed", str(tmp_path / "no_run"), "a.wav", "--out", str(tmp_path / "codes.txt")]) == 2
+    assert "--out" in _one_error_line(capsys)
+
+
+def test_a_corrupt_keras_file_is_named(tmp_path, capsys):
+    run_dir = _run_dir(tmp_path)
+    for command, out in (("detect", "r.csv"), ("embed", "c.parquet")):
+        assert main([command, str(run_dir), "a.wav", "--out", str(tmp_path / out)]) == 2
+        err = _one_error_line(capsys)
+        assert f"{run_dir / 'models' / 'silence_detector.keras'}: cannot be read as a Keras model" in err
+
+
+def test_a_dataset_json_without_its_front_end_is_named(tmp_path, capsys):
+    run_dir = _run_dir(tmp_path, dataset="no front end")
+    assert main(["detect", str(run_dir), "a.wav", "--out", str(tmp_path / "r.csv")]) == 2
+    err = _one_error_line(capsys)
+    assert f"{run_dir / 'dataset.json'}: no \"front_end\"" in err

@@ -307,7 +307,7 @@ def test_embed_signal_only_keeps_the_signal_windows(trained_run, recording, tmp_
 
 def test_embed_refuses_an_unknown_format(trained_run, recording, tmp_path, capsys):
     path, _ = recording
-    assert main(["embed", str(trained_run), str(path), "--out", str(tmp_path / "x.json")]) == 1
+    assert main(["embed", str(trained_run), str(path), "--out", str(tmp_path / "x.json")]) == 2
     assert ".parquet or .csv" in capsys.readouterr().err
 
 

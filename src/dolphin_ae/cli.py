@@ -3,8 +3,9 @@
 import argparse
 import logging
 import sys
+from pathlib import Path
 
-from dolphin_ae.exceptions import DolphinAEError
+from dolphin_ae.exceptions import DolphinAEError, ParameterError
 
 
 def _synth(args):
@@ -64,22 +65,29 @@ def _finish_batch(result, out, what):
     return result.exit_status
 
 
-def _detect(args):
-    from dolphin_ae.detect import check_table_suffix, detect_batch, load_detector_run
+def _check_suffix(option, path, suffixes, what):
+    if Path(path).suffix.lower() not in suffixes:
+        raise ParameterError(f"{option} {path}: expected a {' or '.join(suffixes)} file ({what}), "
+                             f"got {Path(path).suffix or 'no suffix'}")
 
+
+def _detect(args):
+    from dolphin_ae.detect import detect_batch, load_detector_run
+
+    _check_suffix("--out", args.out, (".csv",), "detect writes its regions as CSV")
+    if args.wav is not None:
+        _check_suffix("--wav", args.wav, (".wav",), "the regions' audio is written as WAV")
     options = _detection_options(args)
-    if not str(args.out).lower().endswith(".csv"):
-        check_table_suffix(args.out)
     run = load_detector_run(args.model_dir, threshold=args.threshold)
     result = detect_batch(run, args.inputs, args.out, options=options, wav_path=args.wav, progress=not args.no_progress)
     return _finish_batch(result, args.out + (f" and {args.wav}" if args.wav else ""), "regions")
 
 
 def _embed(args):
-    from dolphin_ae.detect import check_table_suffix, embed_batch, load_detector_run
+    from dolphin_ae.detect import embed_batch, load_detector_run
 
+    _check_suffix("--out", args.out, (".parquet", ".csv"), "embeddings are written as Parquet or CSV")
     options = _detection_options(args)
-    check_table_suffix(args.out)
     run = load_detector_run(args.model_dir, threshold=args.threshold)
     result = embed_batch(run, args.inputs, args.out, per=args.per, signal_only=args.signal_only, options=options,
                          progress=not args.no_progress)
@@ -167,10 +175,11 @@ def build_parser():
                     "cannot be used is named with its reason and skipped; the exit status is 0 when at least "
                     "one recording was processed, else 1.")
     _add_detection_arguments(detect)
-    detect.add_argument("--out", required=True, help="CSV file for the regions (written when the batch ends)")
+    detect.add_argument("--out", required=True, help="CSV file (.csv) for the regions, written when the batch ends "
+                                                     "(embed --per region writes regions with their codes, as Parquet or CSV)")
     detect.add_argument("--wav", default=None,
-                        help="also write the regions' audio, at the run's sample rate, into this one WAV file with "
-                             "0.1 s of silence between regions")
+                        help="also write the regions' audio, at the run's sample rate, into this one WAV file (.wav) "
+                             "with 0.1 s of silence between regions")
     detect.set_defaults(handler=_detect)
 
     embed = commands.add_parser(
@@ -189,11 +198,19 @@ def build_parser():
     return parser
 
 
+# Exit statuses: 2 for a user's mistake (a bad option, parameter, file or folder: argparse's own
+# status for bad arguments), 1 for work that was tried and failed.
+USAGE_ERROR = 2
+
+
 def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
+    except ParameterError as error:
+        print(f"dolphin-ae: error: {error}", file=sys.stderr)
+        return USAGE_ERROR
     except DolphinAEError as error:
         print(f"dolphin-ae: error: {error}", file=sys.stderr)
         return 1

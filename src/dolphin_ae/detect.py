@@ -96,6 +96,32 @@ def resolve_run_dir(model_dir):
     return run_dir
 
 
+def _run_front_end(path):
+    """The ``FrontEnd`` recorded in a run's ``dataset.json``; ``ParameterError`` naming the file otherwise."""
+    try:
+        meta = read_json(path)
+    except ValueError as error:
+        raise ParameterError(f"{path}: not valid JSON ({error})") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("front_end"), dict):
+        raise ParameterError(f"{path}: no \"front_end\" mapping (the sample rate, band and window size the model "
+                             f"was trained with); was it written by `dolphin-ae report` or write_detector_run?")
+    try:
+        return FrontEnd(**meta["front_end"])
+    except (TypeError, ValueError) as error:
+        raise ParameterError(f"{path}: its \"front_end\" cannot be used ({error})") from None
+
+
+def _load_keras_model(path):
+    """Load a ``.keras`` file without compiling it; ``ParameterError`` naming the file when it is unreadable."""
+    import keras
+
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as error:  # a truncated or foreign file fails in zipfile, h5py, JSON or Keras itself
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ParameterError(f"{path}: cannot be read as a Keras model ({type(error).__name__}: {reason[:200]})") from None
+
+
 def load_detector_run(model_dir, *, threshold=None):
     """Load the silence detector and front end of a trained run (see ``resolve_run_dir``).
 
@@ -104,23 +130,29 @@ def load_detector_run(model_dir, *, threshold=None):
     threshold : float or None
         Probability of silence from which a window is silence; None takes the run's own
         (``metrics.json`` ``silence.threshold``), else 0.5.
-    """
-    import keras
 
+    Raises
+    ------
+    ParameterError
+        Naming the file: no detector or ``dataset.json`` (see ``resolve_run_dir``), a
+        ``dataset.json`` without a usable ``front_end``, a ``.keras`` file that cannot be loaded,
+        or a detector whose input does not fit the front end.
+    """
     run_dir = resolve_run_dir(model_dir)
-    meta = read_json(run_dir / DATASET_FILE)
-    front_end = FrontEnd(**meta["front_end"])
-    detector = keras.models.load_model(run_dir / "models" / DETECTOR_FILE, compile=False)
+    front_end = _run_front_end(run_dir / DATASET_FILE)
+    detector = _load_keras_model(run_dir / "models" / DETECTOR_FILE)
     expected = (front_end.window_frames, front_end.n_bins)
     if tuple(detector.input_shape[1:3]) != expected:
         raise ParameterError(f"{run_dir}: the detector takes windows of {detector.input_shape[1:]}, the run's front end "
                              f"makes {expected}")
+    import keras
+
     parts = [layer for layer in detector.layers if isinstance(layer, keras.Model)]
     encoder = head = None
     if len(parts) == 2:
         encoder, head = parts
     elif (run_dir / "models" / ENCODER_FILE).is_file():
-        encoder = keras.models.load_model(run_dir / "models" / ENCODER_FILE, compile=False)
+        encoder = _load_keras_model(run_dir / "models" / ENCODER_FILE)
     if threshold is None:
         threshold = read_json(run_dir / METRICS_FILE).get("silence", {}).get("threshold", 0.5)
     threshold = float(threshold)

@@ -241,7 +241,10 @@ def panel_gallery_html(figures, players, *, ncols=3, alt=None):
              f'style="max-width:100%"/><br/>{player}</td>'
              for fig, player, text in zip(figures, players, alt)]
     rows = ["<tr>" + "".join(cells[i:i + ncols]) + "</tr>" for i in range(0, len(cells), ncols)]
-    return '<table class="dae-gallery" style="border-collapse:collapse">' + "".join(rows) + "</table>"
+    # Equal columns that share the page's width; each player as wide as its picture.
+    return ('<style>.dae-gallery audio{width:100%}</style>'
+            '<table class="dae-gallery" style="width:100%;table-layout:fixed;border-collapse:collapse">'
+            + "".join(rows) + "</table>")
 
 
 LABEL_COLOURS = {"whistle": "tab:cyan", "burst": "tab:orange", "click": "tab:green"}

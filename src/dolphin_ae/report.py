@@ -27,12 +27,14 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import yaml
 
 from dolphin_ae.exceptions import DolphinAEError, ParameterError
+from dolphin_ae.parameters import check_parameters, declarations
 from dolphin_ae.runio import MANIFEST_FILE, keep_metrics_sections, read_json, read_metrics
 
 log = logging.getLogger(__name__)
@@ -61,11 +63,21 @@ def choose_profile(profile):
     return profile
 
 
+def _yaml_problem(error):
+    """A YAML error in one line: what is wrong, and where (line and column, counted from 1)."""
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    mark = getattr(error, "problem_mark", None)
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else problem
+
+
 def load_profile(profile, project_dir):
     path = Path(project_dir) / "params" / f"{profile}.yaml"
     if not path.exists():
         raise ParameterError(f"{path}: no such profile")
-    values = yaml.safe_load(path.read_text()) or {}
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise ParameterError(f"{path}: not valid YAML ({_yaml_problem(error)})") from None
     if not isinstance(values, dict):
         raise ParameterError(f"{path}: expected a mapping of parameter names to values")
     return values
@@ -78,7 +90,10 @@ def parse_overrides(pairs):
         key, separator, value = pair.partition("=")
         if not separator or not key.strip():
             raise ParameterError(f"--set expects key=value, got {pair!r}")
-        overrides[key.strip()] = yaml.safe_load(value)
+        try:
+            overrides[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError as error:
+            raise ParameterError(f"--set {pair}: the value is not valid YAML ({_yaml_problem(error)})") from None
     return overrides
 
 
@@ -97,6 +112,19 @@ def _to_ipynb(source, destination):
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     jupytext.write(notebook, destination, fmt="ipynb")
     return destination
+
+
+def _inspect_quietly(notebook):
+    """``papermill.inspect_notebook`` without its INFO line naming the notebook (the run logs each one it executes)."""
+    import papermill
+
+    papermill_log = logging.getLogger("papermill")
+    level = papermill_log.level
+    papermill_log.setLevel(max(level, logging.WARNING))
+    try:
+        return papermill.inspect_notebook(str(notebook))
+    finally:
+        papermill_log.setLevel(level)
 
 
 def _hash(*parts):
@@ -221,7 +249,9 @@ def run_report(*, profile="auto", data_dir=None, run_dir=None, overrides=None, p
     Raises
     ------
     ParameterError
-        An unknown profile, or an override that no notebook declares.
+        Before any chapter runs: an unknown profile, a ``--data`` folder that does not exist, or a
+        profile or override value that no notebook declares, that is not of the type the notebooks
+        declare, or that is not one of its choices (``dolphin_ae.parameters``).
     papermill.PapermillExecutionError
         A notebook cell failed; the run stops there.
     subprocess.CalledProcessError
@@ -231,9 +261,30 @@ def run_report(*, profile="auto", data_dir=None, run_dir=None, overrides=None, p
 
     project_dir = find_project_dir(project_dir)
     profile = choose_profile(profile)
-    parameters = load_profile(profile, project_dir)
-    parameters.update(overrides or {})
+    profile_values = load_profile(profile, project_dir)
+    overrides = dict(overrides or {})
+    if data_dir and not Path(data_dir).is_dir():
+        raise ParameterError(f"--data {data_dir}: no such folder")
     run_dir = Path(run_dir or project_dir / "runs" / profile).resolve()
+
+    # Every value is checked against the notebooks' declarations before anything is written.
+    sources = notebook_sources(project_dir)
+    with tempfile.TemporaryDirectory(prefix="dolphin-ae-notebooks-") as staging:
+        inspected, converted = {}, {}
+        for source in sources:
+            converted[source.stem] = _to_ipynb(source, Path(staging) / f"{source.stem}.ipynb")
+            inspected[source.stem] = _inspect_quietly(converted[source.stem])
+        profile_file = (Path(project_dir) / "params" / f"{profile}.yaml").as_posix()
+        origins = {**{name: profile_file for name in profile_values}, **{name: "--set" for name in overrides}}
+        check_parameters({**profile_values, **overrides}, declarations(inspected), origins=origins)
+        executions = []
+        for source in sources:
+            notebook_in = run_dir / ".notebooks" / f"{source.stem}.ipynb"
+            notebook_in.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(converted[source.stem], notebook_in)
+            executions.append((source, notebook_in, set(inspected[source.stem])))
+
+    parameters = {**profile_values, **overrides}
     parameters["run_dir"] = str(run_dir)
     parameters["data_dir"] = str(Path(data_dir).resolve()) if data_dir else ""
     parameters["profile"] = profile
@@ -244,21 +295,9 @@ def run_report(*, profile="auto", data_dir=None, run_dir=None, overrides=None, p
             shutil.copy2(page, book_dir / page.name)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-    sources = notebook_sources(project_dir)
-    executions, declared_anywhere = [], {"run_dir", "data_dir", "profile"}
-    for source in sources:
-        notebook_in = _to_ipynb(source, run_dir / ".notebooks" / f"{source.stem}.ipynb")
-        declared = set(papermill.inspect_notebook(str(notebook_in)))
-        declared_anywhere |= declared
-        executions.append((source, notebook_in, declared))
-    unknown = set(overrides or {}) - declared_anywhere
-    if unknown:
-        raise ParameterError(f"--set names unknown parameter(s) {sorted(unknown)}; the notebooks declare "
-                             f"{sorted(declared_anywhere - {'profile'})}")
-
     manifest_path = run_dir / MANIFEST_FILE
     records = {} if force else read_json(manifest_path).get("report", {}).get("stages", {})
-    _edit_report(manifest_path, profile=profile, parameters=parameters, overrides=dict(overrides or {}),
+    _edit_report(manifest_path, profile=profile, parameters=parameters, overrides=overrides,
                  started_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     code_hash, data_hash = package_source_hash(), data_fingerprint(data_dir)
     keys, upstream_key = {}, None
