@@ -175,8 +175,9 @@ def build_parser():
                     "cannot be used is named with its reason and skipped; the exit status is 0 when at least "
                     "one recording was processed, else 1.")
     _add_detection_arguments(detect)
-    detect.add_argument("--out", required=True, help="CSV file (.csv) for the regions, written when the batch ends "
-                                                     "(embed --per region writes regions with their codes, as Parquet or CSV)")
+    detect.add_argument("--out", required=True,
+                        help="CSV file (.csv) for the regions, written when the batch ends (embed --per region "
+                             "writes regions with their codes, as Parquet or CSV)")
     detect.add_argument("--wav", default=None,
                         help="also write the regions' audio, at the run's sample rate, into this one WAV file (.wav) "
                              "with 0.1 s of silence between regions")

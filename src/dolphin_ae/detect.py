@@ -119,7 +119,8 @@ def _load_keras_model(path):
         return keras.models.load_model(path, compile=False)
     except Exception as error:  # a truncated or foreign file fails in zipfile, h5py, JSON or Keras itself
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise ParameterError(f"{path}: cannot be read as a Keras model ({type(error).__name__}: {reason[:200]})") from None
+        raise ParameterError(f"{path}: cannot be read as a Keras model "
+                             f"({type(error).__name__}: {reason[:200]})") from None
 
 
 def load_detector_run(model_dir, *, threshold=None):
