@@ -18,9 +18,10 @@
 # book on the same training recordings, with the same number of epochs, and scores each on the test
 # recordings: its size, its training time, how well it reconstructs the test windows against a PCA
 # with as many numbers per window as the code, and how well a silence head on its frozen encoder
-# separates signals from silence. Beside them: the ConvNet built and trained exactly as the seed's
-# (`compare_seed_conv`), and the book's own autoencoder from the {doc}`autoencoder chapter
-# <02_autoencoder>`, trained longer on every training window.
+# separates signals from silence. Beside them, trained here on the same windows for the same epochs:
+# the ConvNet built and trained exactly as the seed's (`compare_seed_conv`), and the model, layers,
+# learning-rate schedule and early stopping of the {doc}`autoencoder chapter <02_autoencoder>`. Every
+# row is trained in this chapter; none is read from another chapter's results.
 
 # %% tags=["parameters"]
 run_dir: str = "runs/dev"  # run directory written by the data chapter
@@ -34,6 +35,8 @@ output_activation: str = "linear"  # decoder output activation
 conv_activation: str = "leaky"  # conv_v5: "leaky" (LeakyReLU) or "seed" (ReLU in each convolution, then LeakyReLU)
 conv_batch_norm: bool = False  # conv_v5: batch-normalise the code and the decoder's first layer (the seed: true)
 compare_seed_conv: bool = True  # also train conv_v5 exactly as the seed did (ReLU, batch norm, fixed rate)
+model: str = "conv_v5"  # the autoencoder chapter's model, trained here with that chapter's settings as one more row
+patience: int = 0  # the autoencoder chapter's early stopping (epochs without a better validation loss; 0: never)
 compare_epochs: int = 8  # training epochs of each model
 batch_size: int = 10  # windows per training step
 learning_rate: float = 0.001  # Adam learning rate (the starting rate under a schedule)
@@ -49,34 +52,24 @@ validation_fraction: float = 0.2  # share of the training recordings held out fo
 import time
 from pathlib import Path
 
-import keras
 import numpy as np
 import pandas as pd
 from myst_nb import glue
 
+from dolphin_ae.compare import Contender, compare_autoencoders
 from dolphin_ae.dataset import WindowDataset, split_by_recording
-from dolphin_ae.heads import on_features, split_encoder
-from dolphin_ae.models import build_model, model_options
 from dolphin_ae.plots import plot_model_comparison
-from dolphin_ae.runio import read_json, read_metrics, record_stage, update_metrics
-from dolphin_ae.silence import build_silence_head, silence_metrics, train_silence_head
-from dolphin_ae.training import (
-    pca_reconstruction_mse,
-    precision_policy,
-    predict_windows,
-    reconstruction_mse,
-    train_autoencoder,
-)
+from dolphin_ae.runio import record_stage, update_metrics
 
 started = time.perf_counter()
 run_dir = Path(run_dir)
 dataset = WindowDataset.load(run_dir)
-is_silence = dataset.is_silence
 
 # %% [markdown]
 # ## One split for every model
 #
-# The same training, validation and test windows as the autoencoder chapter.
+# The same training, validation and test recordings as the autoencoder chapter; every model here
+# trains on the same training windows (at most `compare_max_train_windows` of them).
 
 # %%
 train_all = dataset.split_indices("train")
@@ -91,85 +84,35 @@ test_indices = dataset.split_indices("test")
 glue("n_train", len(train_indices), display=False)
 glue("n_test", len(test_indices), display=False)
 glue("compare_epochs", compare_epochs, display=False)
-pca_mse = pca_reconstruction_mse(dataset.windows, train_indices, test_indices, n_components=latent_dim, seed=seed)
-glue("pca_mse", pca_mse, display=False)
 
 # %% [markdown]
 # ## Training each model
 #
 # Each model trains {glue:text}`compare_epochs` epochs on {glue:text}`n_train` windows and keeps the
 # weights of its best validation epoch; its silence head trains on the frozen encoder (the last LSTM
-# trainable, for the LSTM models) and is scored on the {glue:text}`n_test` test windows.
+# trainable, for the LSTM models) and is scored on the {glue:text}`n_test` test windows. The row
+# {glue:text}`chapter_02_row` trains the autoencoder chapter's model with that chapter's layers,
+# learning-rate schedule and patience, at this chapter's budget, so that it stands beside the others
+# on equal terms; where those settings are those of a row above, the two rows are one training.
 
 # %%
-# (row label, model, its ConvNet layers, learning-rate schedule)
-entries = [(name, name, (conv_activation, conv_batch_norm), lr_schedule) for name in compare_models]
+contenders = [Contender(name, name, conv_activation, conv_batch_norm, lr_schedule) for name in compare_models]
 if compare_seed_conv:
-    entries.append(("conv_v5 as the seed", "conv_v5", ("seed", True), "constant"))
-rows = {}
-for label, name, (activation, batch_norm), schedule in entries:
-    keras.utils.set_random_seed(seed)
-    options = model_options(name, input_shape=dataset.windows.shape[1:] + (1,), conv_filters=conv_filters,
-                            lstm_width=lstm_width, kernel_size=kernel_size, latent_dim=latent_dim,
-                            output_activation=output_activation, conv_activation=activation,
-                            conv_batch_norm=batch_norm, seed=seed)
-    with precision_policy(mixed_precision):
-        autoencoder = build_model(name, **options)
-    history = train_autoencoder(autoencoder, dataset.windows, train_indices, validation_indices=validation_indices,
-                                epochs=compare_epochs, batch_size=batch_size, learning_rate=learning_rate,
-                                lr_schedule=schedule, jit_compile=jit_compile, checkpoint_dir=run_dir / "checkpoints",
-                                seed=seed, verbose=0)
-    encoder = autoencoder.get_layer("encoder")
-    frozen, tail = split_encoder(encoder)
-    head = build_silence_head(latent_dim=encoder.output_shape[-1])
-    classifier = on_features(head, tail)
-    train_silence_head(classifier, predict_windows(frozen, dataset.windows, train_indices), is_silence[train_indices],
-                       epochs=compare_silence_epochs, batch_size=silence_batch_size, seed=seed)
-    probability = classifier.predict(predict_windows(frozen, dataset.windows, test_indices), verbose=0)[:, 0]
-    # The first epoch includes building and tracing the training step; later epochs are the steady state.
-    seconds = history["epoch_seconds"][1:] or history["epoch_seconds"]
-    rows[label] = {
-        "sizes": ", ".join(f"{k} {v}" for k, v in options.items()
-                           if k in ("filters", "lstm_units", "decoder_units") and v is not None) or "seed sizes",
-        "encoder parameters": encoder.count_params(),
-        "autoencoder parameters": autoencoder.count_params(),
-        "training windows": int(len(train_indices)),
-        "epochs": len(history["loss"]),
-        "training s per epoch": float(np.median(seconds)),
-        "training windows per s": len(train_indices) / float(np.median(seconds)),
-        "test MSE": reconstruction_mse(autoencoder, dataset.windows, test_indices),
-        "PCA test MSE": pca_mse,
-        "silence balanced accuracy": silence_metrics(is_silence[test_indices], probability >= 0.5)["balanced_accuracy"],
-    }
-    print(f"{label}: {rows[label]}")
-
-# %% [markdown]
-# The book's autoencoder, as the autoencoder chapter trained it on every training window, joins the
-# table with its own PCA (fitted on the same windows) and the silence detector of the
-# {doc}`silence chapter <03_silence>`.
-
-# %%
-metrics = read_metrics(run_dir)
-book_model = run_dir / "models" / "autoencoder.keras"
-if book_model.exists() and "reconstruction" in metrics and "silence" in metrics:
-    autoencoder = keras.models.load_model(book_model)
-    book_history = read_json(run_dir / "models" / "autoencoder_history.json")
-    seconds = book_history["epoch_seconds"][1:] or book_history["epoch_seconds"]
-    n_book_train = metrics["reconstruction"]["n_train_windows"]
-    rows["book's autoencoder (chapter 02)"] = {
-        "sizes": metrics["reconstruction"].get("sizes", metrics["reconstruction"]["model"]),
-        "encoder parameters": autoencoder.get_layer("encoder").count_params(),
-        "autoencoder parameters": autoencoder.count_params(),
-        "training windows": n_book_train,
-        "epochs": len(book_history["loss"]),
-        "training s per epoch": float(np.median(seconds)),
-        "training windows per s": n_book_train / float(np.median(seconds)),
-        "test MSE": reconstruction_mse(autoencoder, dataset.windows, test_indices),
-        "PCA test MSE": metrics["reconstruction"]["pca_mse"],
-        "silence balanced accuracy": metrics["silence"]["balanced_accuracy"],
-    }
-for row in rows.values():
-    row["test MSE / PCA MSE"] = row["test MSE"] / row["PCA test MSE"]
+    contenders.append(Contender("conv_v5 as the seed", "conv_v5", "seed", True, "constant"))
+chapter_02_row = f"{model} as in chapter 02"
+contenders.append(Contender(chapter_02_row, model, conv_activation, conv_batch_norm, lr_schedule, patience))
+glue("chapter_02_row", chapter_02_row, display=False)
+sizes = {"conv_filters": conv_filters, "lstm_width": lstm_width, "kernel_size": kernel_size, "latent_dim": latent_dim,
+         "output_activation": output_activation}
+rows, pca_mse = compare_autoencoders(
+    dataset.windows, dataset.is_silence, contenders, train_indices=train_indices,
+    validation_indices=validation_indices, test_indices=test_indices, sizes=sizes, epochs=compare_epochs,
+    batch_size=batch_size, learning_rate=learning_rate, jit_compile=jit_compile, mixed_precision=mixed_precision,
+    silence_epochs=compare_silence_epochs, silence_batch_size=silence_batch_size,
+    checkpoint_dir=run_dir / "checkpoints", seed=seed)
+glue("pca_mse", pca_mse, display=False)
+for label, row in rows.items():
+    print(f"{label}: {row}")
 
 # %% [markdown]
 # ## The comparison
@@ -178,8 +121,8 @@ for row in rows.values():
 # than a {glue:text}`latent_dim`-component PCA fitted on the same training windows (test MSE
 # {glue:text}`pca_mse:.4f` for the {glue:text}`n_train` windows the models here share). The sizes are
 # this run's; a profile for small machines narrows the layers and trains few epochs, so the ranking of
-# the side-by-side models says how they start, not where they end; the book's autoencoder shows where
-# longer training on more windows gets.
+# the side-by-side models says how they start, not where they end. The autoencoder chapter trains its
+# model longer, on every training window: its own test error, against its own PCA, is on that page.
 
 # %%
 glue("latent_dim", latent_dim, display=False)
@@ -213,6 +156,7 @@ record_stage(run_dir, "07_models", seconds=time.perf_counter() - started,
              parameters={"compare_models": list(compare_models), "conv_filters": list(conv_filters),
                          "lstm_width": lstm_width, "conv_activation": conv_activation,
                          "conv_batch_norm": conv_batch_norm, "compare_seed_conv": compare_seed_conv,
+                         "model": model, "patience": patience,
                          "lr_schedule": lr_schedule, "learning_rate": learning_rate,
                          "kernel_size": kernel_size, "latent_dim": latent_dim, "compare_epochs": compare_epochs,
                          "batch_size": batch_size, "compare_max_train_windows": compare_max_train_windows,

@@ -7,6 +7,7 @@ import keras
 
 from dolphin_ae.exceptions import ParameterError
 from dolphin_ae.models import build_model
+from dolphin_ae.runio import read_json
 from dolphin_ae.training import (
     STATE_FILE,
     WindowBatches,
@@ -130,3 +131,68 @@ def test_mixed_precision_computes_in_bfloat16_and_returns_float32():
     assert np.isfinite(history["loss"][0])
     assert encoder.predict(windows[:4, ..., None], verbose=0).dtype == np.float32
     assert model.predict(windows[:4, ..., None], verbose=0).dtype == np.float32
+
+
+class EpochCounter(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.epochs = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs += 1
+
+
+def _train_counting(windows, train, validation, tmp_path, *, model_options=None, **options):
+    counter = EpochCounter()
+    keras.utils.set_random_seed(0)
+    model = build_model("conv_v5", input_shape=(16, 32, 1), filters=(4, 4), kernel_size=3, latent_dim=6,
+                        **(model_options or {}))
+    history = train_autoencoder(model, windows, train, validation_indices=validation, checkpoint_dir=tmp_path,
+                                callbacks=[counter], **{"epochs": 2, "batch_size": 4, "seed": 0, "verbose": 0,
+                                                        **options})
+    return counter.epochs, history
+
+
+def test_a_finished_run_is_reloaded_only_for_the_very_same_run(tmp_path):
+    windows = _windows()
+    train, validation = np.arange(16), np.arange(16, 24)
+    trained, first = _train_counting(windows, train, validation, tmp_path)
+    assert trained == 2 and first["resumed_after_epoch"] == 0
+    (folder,) = tmp_path.iterdir()
+    assert read_json(folder / STATE_FILE)["finished"] is True
+    # The very same run: its finished state is loaded, nothing trains, and the history says so.
+    trained, again = _train_counting(windows, train, validation, tmp_path)
+    assert trained == 0 and again["resumed_after_epoch"] == 2 and again["loss"] == first["loss"]
+    # Each of these keeps the training windows' count, the batch size, the seed, the learning rate and
+    # the parameter count, so a key made of those alone would reload the first run's weights.
+    variants = {
+        "model option": dict(model_options={"activation": "leaky"}),
+        "data content (another front end)": dict(windows=np.log1p(np.abs(windows))),
+        "same-size data": dict(windows=_windows(seed=5)),
+        "validation split": dict(validation=np.arange(8, 16), train=np.r_[np.arange(8), np.arange(16, 24)]),
+        "patience": dict(patience=3),
+    }
+    for name, variant in variants.items():
+        variant = dict(variant)
+        trained, history = _train_counting(variant.pop("windows", windows), variant.pop("train", train),
+                                           variant.pop("validation", validation), tmp_path, **variant)
+        assert trained == 2 and history["resumed_after_epoch"] == 0, name
+    assert len(list(tmp_path.iterdir())) == 1 + len(variants)
+
+
+def test_model_fingerprint_ignores_generated_names_and_sees_every_option():
+    from dolphin_ae.models import model_options
+    from dolphin_ae.training import model_fingerprint
+
+    def lstm(**changes):
+        options = model_options("lstm_v4_1", input_shape=(16, 32, 1), lstm_width=1 / 32, kernel_size=3, latent_dim=6)
+        return build_model("lstm_v4_1", **{**options, **changes})
+
+    # Keras names the LSTMs inside the bidirectional layers after how many it built before in this process.
+    assert model_fingerprint(lstm()) == model_fingerprint(lstm())
+    assert model_fingerprint(lstm()) != model_fingerprint(lstm(output_activation="relu"))
+    assert model_fingerprint(_tiny_model()) != model_fingerprint(
+        build_model("conv_v5", input_shape=(16, 32, 1), filters=(4, 4), kernel_size=3, latent_dim=6, activation="leaky"))
+    with precision_policy(True):
+        mixed = _tiny_model()
+    assert model_fingerprint(mixed) != model_fingerprint(_tiny_model())

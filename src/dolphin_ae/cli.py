@@ -163,7 +163,8 @@ def build_parser():
                         help="override one notebook parameter (YAML value), e.g. --set epochs=3; repeatable")
     report.add_argument("--no-build", action="store_true", help="run the notebooks but do not build the HTML book")
     report.add_argument("--force", action="store_true",
-                        help="run every notebook again; by default a re-run in the same run directory skips the "
+                        help="run every notebook again and remove the run's training checkpoints, so every model "
+                             "trains afresh; by default a re-run in the same run directory skips the "
                              "leading stages that finished with the same notebook, parameters, code and data")
     report.set_defaults(handler=_report)
 

@@ -11,7 +11,8 @@ stage before it. ``manifest.json`` (``report.stages``) records each stage's key 
 is marked ``running`` before it starts and ``done`` only when its notebook finished, and the
 executed notebook carries the same key in its metadata. A re-run skips every leading stage that is
 ``done`` with an unchanged key and executes the first changed or unfinished stage and everything
-after it (later stages read its artifacts). ``force`` executes everything.
+after it (later stages read its artifacts). ``force`` executes everything and first removes the
+run's training checkpoints (``<run_dir>/checkpoints``), so every model trains afresh.
 
 Each stage replaces the ``metrics.json`` sections it writes (``runio.update_metrics``). Before the
 first stage of a run executes, every section that did not exist when the stage before it finished
@@ -242,7 +243,8 @@ def run_report(*, profile="auto", data_dir=None, run_dir=None, overrides=None, p
     """Execute every chapter at ``profile`` (plus ``overrides``) into ``run_dir`` and build the book.
 
     Stages finished earlier in ``run_dir`` with the same key (see the module's docstring) are
-    skipped unless ``force``.
+    skipped unless ``force``, which also removes ``run_dir/checkpoints`` so that no model resumes
+    or reloads an earlier training.
 
     Returns the path of the built book's ``index.html`` (or of the run directory when ``build`` is False).
 
@@ -297,6 +299,8 @@ def run_report(*, profile="auto", data_dir=None, run_dir=None, overrides=None, p
 
     manifest_path = run_dir / MANIFEST_FILE
     records = {} if force else read_json(manifest_path).get("report", {}).get("stages", {})
+    if force:
+        shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
     _edit_report(manifest_path, profile=profile, parameters=parameters, overrides=overrides,
                  started_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     code_hash, data_hash = package_source_hash(), data_fingerprint(data_dir)

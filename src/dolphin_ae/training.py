@@ -93,7 +93,8 @@ class TrainingState(keras.callbacks.Callback):
     After every epoch, with a ``directory``: the model's weights and the optimizer's state are written
     to a file named after the epoch, then ``state.json`` is rewritten (atomically) to point at
     them, then the previous epoch's files are removed. ``state.json`` is the commit point: a run
-    killed at any moment leaves a state that names complete files.
+    killed at any moment leaves a state that names complete files. ``train_autoencoder`` adds
+    ``"settings"`` (its ``training_key``) and, once the last epoch is done, ``"finished": true``.
     """
 
     def __init__(self, *, directory=None, patience=0, monitor="val_loss", state=None):
@@ -158,9 +159,90 @@ def _resume(model, directory, settings):
 
 
 def checkpoint_folder(root, model_name, settings):
-    """``root/<model_name>-<digest of settings>``: one folder per model and training setting."""
+    """``root/<model_name>-<digest of settings>``: one folder per model and training run (``training_key``)."""
     digest = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
     return Path(root) / f"{model_name}-{digest}"
+
+
+def model_fingerprint(model):
+    """Digest of ``model``'s full configuration: layers, their options, sizes, dtype policies and wiring.
+
+    Keras numbers the names of layers it names itself (``forward_lstm_2``) by how many were built
+    before in the process, so every name is replaced by its order of first appearance; two models
+    built alike in two processes get the same digest, models that differ in any option do not.
+    """
+    try:
+        config = json.loads(model.to_json())
+    except (NotImplementedError, TypeError, ValueError):  # a model that cannot describe itself
+        config = [(layer.__class__.__name__, layer.get_config(), [tuple(w.shape) for w in layer.weights])
+                  for layer in model.layers]
+        config = json.loads(json.dumps(config, default=str))
+    names = {}
+
+    def collect(node):
+        if isinstance(node, dict):
+            for key in sorted(node):
+                if key == "name" and isinstance(node[key], str):
+                    names.setdefault(node[key], f"<name {len(names)}>")
+                collect(node[key])
+        elif isinstance(node, list):
+            for item in node:
+                collect(item)
+
+    def rename(node):
+        if isinstance(node, dict):
+            return {key: rename(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [rename(item) for item in node]
+        return names.get(node, node) if isinstance(node, str) else node
+
+    collect(config)
+    return hashlib.blake2b(json.dumps(rename(config), sort_keys=True).encode(), digest_size=16).hexdigest()
+
+
+def windows_fingerprint(windows, indices, *, chunk=256):
+    """Digest of ``windows[indices]`` (their bytes, in the order of ``indices``) and of the indices.
+
+    Reads the windows in chunks of ``chunk``, so a memory-mapped array is never loaded whole.
+    """
+    indices = np.asarray(indices, dtype=np.int64)
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(str(tuple(np.shape(windows)[1:])).encode())
+    digest.update(indices.tobytes())
+    for start in range(0, len(indices), chunk):
+        digest.update(np.ascontiguousarray(windows[indices[start : start + chunk]], dtype=np.float32).tobytes())
+    return digest.hexdigest()
+
+
+def _code_fingerprint():
+    """Digest of the code that shapes a trained model: ``dolphin_ae.models`` and this module."""
+    package = Path(__file__).resolve().parent
+    digest = hashlib.blake2b(digest_size=16)
+    for path in [Path(__file__).resolve(), *sorted((package / "models").glob("*.py"))]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def training_key(model, windows, train_indices, validation_indices=None, **settings):
+    """Everything a trained model depends on, as a JSON-able dict; ``checkpoint_folder`` names its digest.
+
+    ``model``'s full configuration and dtype policy (``model_fingerprint``), its parameter count,
+    the code of the models and of the training loop, the Keras version and backend, every training
+    setting passed as ``settings`` (epochs, batch size, learning rate, schedule, patience, JIT,
+    seed, ...), and the content of the training and validation windows with their indices
+    (``windows_fingerprint``): two runs share a key only when they would train the same model.
+    """
+    has_validation = validation_indices is not None and len(validation_indices) > 0
+    return {
+        "model": model.name, "model_config": model_fingerprint(model),
+        "dtype_policy": model.dtype_policy.name,
+        "n_parameters": int(model.count_params()), "code": _code_fingerprint(),
+        "keras": keras.__version__, "backend": keras.backend.backend(),
+        **{key: (value.item() if isinstance(value, np.generic) else value) for key, value in settings.items()},
+        "n_train": int(len(train_indices)), "train_windows": windows_fingerprint(windows, train_indices),
+        "n_validation": int(len(validation_indices)) if has_validation else 0,
+        "validation_windows": windows_fingerprint(windows, validation_indices) if has_validation else None,
+    }
 
 
 LR_SCHEDULES = ("constant", "cosine")
@@ -200,10 +282,20 @@ def train_autoencoder(model, windows, train_indices, *, validation_indices=None,
         With validation windows: stop when the validation loss has not improved for this many
         epochs, and keep the weights of the best epoch. 0: train every epoch (the best weights are
         still restored at the end when there are validation windows).
+    jit_compile : bool
+        XLA compilation of the training step.
     checkpoint_dir : path or None
         Where to write a checkpoint after every epoch, in a subfolder named after the model and a
-        digest of the training settings (``checkpoint_folder``). When that subfolder already holds
-        a checkpoint, training resumes after its last finished epoch.
+        digest of ``training_key``: the model's full configuration and dtype policy, the code of
+        the models and of this loop, every training setting (``epochs``, ``batch_size``,
+        ``learning_rate``, ``lr_schedule``, ``patience``, ``jit_compile``, ``seed``) and the content
+        of the training and validation windows with their indices. When that subfolder already
+        holds a checkpoint of an interrupted run, training resumes after its last finished epoch
+        and ends with the weights an uninterrupted run would have. When training ends, the state
+        is marked ``finished``; a later call with the same key (the same model, settings, code and
+        windows) loads the finished weights instead of training again, and says so
+        (``resumed_after_epoch``). Any other run has another key, so it trains in a folder of
+        its own; ``dolphin-ae report --force`` removes the run's checkpoints.
     callbacks : sequence of keras.callbacks.Callback
         Called after the built-in ones.
 
@@ -211,7 +303,9 @@ def train_autoencoder(model, windows, train_indices, *, validation_indices=None,
     -------
     history : dict
         Per-epoch lists (``loss``, ``val_loss``, ``epoch_seconds``, ...) over every epoch run, plus
-        ``best_epoch`` (1-based, the epoch whose weights the model ends with) and ``stopped_early``.
+        ``best_epoch`` (1-based, the epoch whose weights the model ends with), ``stopped_early``, and
+        ``resumed_after_epoch``: the epochs read from a checkpoint rather than trained by this call
+        (0 for a fresh run; every epoch when a finished run was loaded).
     """
     if epochs < 1:
         raise ParameterError(f"epochs must be at least 1, got {epochs}")
@@ -228,13 +322,12 @@ def train_autoencoder(model, windows, train_indices, *, validation_indices=None,
     steps_per_epoch = math.ceil(len(train_indices) / batch_size)
     rate = learning_rate_schedule(learning_rate, lr_schedule, epochs * steps_per_epoch)
     model.compile(optimizer=keras.optimizers.Adam(rate), loss="mse", jit_compile=jit_compile)
-    state, directory = None, None
-    settings = {"n_train": int(len(train_indices)), "batch_size": int(batch_size), "seed": int(seed),
-                "learning_rate": float(learning_rate), "n_parameters": int(model.count_params())}
-    if lr_schedule != "constant":
-        # The schedule's length is part of the run: resuming with another ``epochs`` would bend it.
-        settings.update(lr_schedule=lr_schedule, schedule_epochs=int(epochs))
+    state, directory, settings = None, None, None
     if checkpoint_dir is not None:
+        settings = training_key(model, windows, train_indices, validation_indices if has_validation else None,
+                                epochs=int(epochs), batch_size=int(batch_size), learning_rate=float(learning_rate),
+                                lr_schedule=lr_schedule, patience=int(patience), jit_compile=bool(jit_compile),
+                                seed=int(seed))
         directory = checkpoint_folder(checkpoint_dir, model.name, settings)
         directory.mkdir(parents=True, exist_ok=True)
         state = _resume(model, directory, settings)
@@ -242,7 +335,11 @@ def train_autoencoder(model, windows, train_indices, *, validation_indices=None,
                             monitor="val_loss" if has_validation else "loss", state=state)
     tracker.state["settings"] = settings
     start_epoch = tracker.state["epochs_done"]
-    if start_epoch < epochs and not tracker.state["stopped_early"]:
+    finished = tracker.state.get("finished") or start_epoch >= epochs or tracker.state["stopped_early"]
+    if finished and verbose:
+        print(f"loading the finished training in {directory} (same model, settings, code and windows); "
+              f"nothing to train")
+    if not finished:
         if start_epoch and verbose:
             print(f"resuming from {directory} after epoch {start_epoch}")
         train = WindowBatches(windows, train_indices, batch_size=batch_size, shuffle=True, seed=seed,
@@ -254,12 +351,16 @@ def train_autoencoder(model, windows, train_indices, *, validation_indices=None,
         # the batch order draws from Python's global random state, which a resumed process cannot replay.
         model.fit(train, validation_data=validation, epochs=epochs, initial_epoch=start_epoch, shuffle=False,
                   verbose=verbose, callbacks=[EpochTimer(), tracker, *callbacks])
+        tracker.state["finished"] = True
+        if directory is not None:
+            write_json(directory / STATE_FILE, tracker.state)
     tracker.set_model(model)
     if has_validation:
         tracker.restore_best()
     history = {key: list(values) for key, values in tracker.state["history"].items()}
     history["best_epoch"] = tracker.state["best_epoch"] if has_validation else tracker.state["epochs_done"]
     history["stopped_early"] = bool(tracker.state["stopped_early"])
+    history["resumed_after_epoch"] = int(start_epoch)
     return history
 
 
