@@ -168,6 +168,7 @@ else:
     chosen = chosen_settings(settings_table)
     chosen_row = settings_table[settings_table["chosen"].astype(str).str.lower().isin(["true", "1"])].iloc[0]
     seeds = settings_meta.get("development_seeds", [])
+    n_tied = int(np.isclose(settings_table["objective"], float(chosen_row["objective"])).sum()) - 1
     matches = all(str(chosen[c]) == str(run_settings[c]) if c == "discovery_code_scaling"
                   else float(chosen[c]) == float(run_settings[c]) for c in SETTING_COLUMNS)
     settings_note = (
@@ -180,7 +181,9 @@ else:
         f"`{chosen['discovery_code_scaling']}` codes, {chosen['group_k']} neighbours, links below "
         f"{chosen['link_ratio']:.2f} of the median, gap {chosen['unit_gap_penalty']:g}; mean precision "
         f"{float(chosen_row['mean_precision']):.3f} and recall {float(chosen_row['mean_recall']):.3f} over the "
-        "development sets. "
+        "development sets"
+        + (f" ({n_tied} other settings score exactly as well; the grid's order broke the tie)" if n_tied else "")
+        + ". "
         + ("This run uses those settings." if matches else
            "This run's settings differ from the chosen row (set by a profile or `--set`): "
            + ", ".join(f"{c} {run_settings[c]}" for c in SETTING_COLUMNS) + "."))
@@ -239,8 +242,11 @@ def score_table(scores):
                          for name, s in scores.items()}).T
 
 
-def number(value):
-    return "none (no group)" if value is None else f"{value:.2f}"
+def number(value, missing="none (no group)"):
+    return missing if value is None else f"{value:.2f}"
+
+
+NO_PLANTED = "none (no motif heard twice)"
 
 
 scores = {name: score(found) for name, found in results.items()}
@@ -254,9 +260,9 @@ else:
     discovery_result = (
         f"Against {ours_scores['n_planted']} {against} with at least two renditions among the test calls, "
         f"{seed_rule_name} reports {seed_scores['n_groups']} groups with precision "
-        f"{number(seed_scores['precision'])} and recall {number(seed_scores['recall'])}; our rule reports "
-        f"{ours_scores['n_groups']} groups with precision {number(ours_scores['precision'])} and recall "
-        f"{number(ours_scores['recall'])}.")
+        f"{number(seed_scores['precision'])} and recall {number(seed_scores['recall'], NO_PLANTED)}; our rule "
+        f"reports {ours_scores['n_groups']} groups with precision {number(ours_scores['precision'])} and recall "
+        f"{number(ours_scores['recall'], NO_PLANTED)}.")
 glue("discovery_result", discovery_result, display=False)
 score_table(scores)
 

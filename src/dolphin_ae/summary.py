@@ -99,14 +99,15 @@ def discovery_note(metrics):
                      f"{standin['recall']:.2f}")
         return note + "."
 
-    def number(value):
-        return "none (no group)" if value is None else f"{value:.2f}"
+    def number(value, missing="none (no group)"):
+        return missing if value is None else f"{value:.2f}"
 
+    no_planted = "none (no motif heard twice)"
     return (f"Motif discovery on the test recordings: our rule's groups reach precision "
-            f"{number(section.get('precision'))} and recall {number(section.get('recall'))} against "
+            f"{number(section.get('precision'))} and recall {number(section.get('recall'), no_planted)} against "
             f"{section.get('n_planted')} planted motifs; {section.get('seed_rule') or 'the seed density rule'} "
             f"reaches precision {number(section.get('seed_precision'))} and recall "
-            f"{number(section.get('seed_recall'))}.")
+            f"{number(section.get('seed_recall'), no_planted)}.")
 
 def run_table(manifest):
     """Profile, commit, backend, devices, Python and platform of a run, one row each."""
