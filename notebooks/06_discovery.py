@@ -61,8 +61,8 @@ from dolphin_ae.dtw import SequenceSet, pairwise_dtw
 from dolphin_ae.exceptions import ParameterError
 from dolphin_ae.plots_analysis import plot_clip_gallery, plot_distance_matrix
 from dolphin_ae.runio import record_stage, update_metrics
-from dolphin_ae.sequences import (NO_MOTIF, clip_sources, clip_spectrogram, find_data_dir, gallery_spectrograms,
-                                  has_motif_truth, seed_settings_label)
+from dolphin_ae.sequences import (NO_MOTIF, clip_sources, clip_spectrogram, discovery_truth, find_data_dir,
+                                  gallery_spectrograms, has_motif_truth, seed_settings_label)
 from dolphin_ae.training import predict_windows
 
 started = time.perf_counter()
@@ -99,20 +99,21 @@ clips["motif"] = clips["motif"].astype(str)
 motif_truth = has_motif_truth(source)
 families = clips["type"].astype(str)
 n_families = int(families[families != clips["label"].astype(str)].nunique())
-family_standin = not motif_truth and n_families >= 2
+targets, truth_kind = discovery_truth(clips, motif_truth=motif_truth)
+family_standin = truth_kind == "contour family"
 if motif_truth:
-    targets, truth_column = clips["motif"].to_numpy(), "motif"
+    truth_column = "motif"
     truth_note = ("The truth table plants recurring motifs: each rendition carries its motif's id, and calls "
                   "that are no rendition of any motif are distractors that a discovery rule should leave alone.")
 elif family_standin:
-    targets, truth_column = families.to_numpy(), "contour family"
+    truth_column = "contour family"
     truth_note = ("This data set plants no recurring motifs (its truth table has no motif column), so discovery "
                   "precision and recall are not measured (null in metrics.json). As a weaker check, kept "
                   "apart from them under its own name (discovery.contour_family_standin), the contour family "
                   "of each whistle stands in for a motif: a group counts as a find when most of it shares one "
                   "family.")
 else:
-    targets, truth_column = None, "type"
+    truth_column = "type"
     truth_note = ("This data set has no motif truth (no truth table with a motif column) and no contour "
                   "families to stand in, so discovery precision and recall are not measured (null in "
                   "metrics.json). The groups below can be looked at and listened to; nothing says whether "

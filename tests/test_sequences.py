@@ -153,3 +153,19 @@ def test_seed_settings_are_labelled_as_such():
     changed = seed_settings_label("DTW clustering", {"step_frames": 12, "gap_penalty": 10.0, "percentile": 30.0},
                                   SEED_SEQUENCE_SETTINGS)
     assert changed == "the seed's DTW clustering at changed settings: percentile 30 (seed: 20)"
+
+
+def test_folder_clips_without_motif_truth_are_not_scored_as_one_motif():
+    from dolphin_ae.sequences import discovery_truth
+
+    # Folder-labelled whistles with no truth table: every type is the label. Scoring against it would make
+    # one "motif" of all whistles, and any group would find it (precision 1, recall 1); nothing is scored.
+    plain = pd.DataFrame({"label": ["whistle"] * 6, "type": ["whistle"] * 6, "motif": [""] * 6})
+    assert discovery_truth(plain, motif_truth=False) == (None, None)
+    # Known contour families but no motifs: a stand-in under its own name, not discovery precision/recall.
+    families = plain.assign(type=["upsweep", "upsweep", "convex", "convex", "sine", "sine"])
+    targets, kind = discovery_truth(families, motif_truth=False)
+    assert kind == "contour family" and list(targets) == list(families["type"])
+    motifs = families.assign(motif=["sig01", "sig01", "", "", "", ""])
+    targets, kind = discovery_truth(motifs, motif_truth=True)
+    assert kind == "motif" and list(targets) == ["sig01", "sig01", "", "", "", ""]

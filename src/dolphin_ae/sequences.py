@@ -180,6 +180,32 @@ def seed_settings_label(what, settings, seed_settings):
     return f"the seed's {what} at changed settings: {listed}"
 
 
+def discovery_truth(clips, *, motif_truth):
+    """What discovered groups can be scored against, for chapter 6.
+
+    Parameters
+    ----------
+    clips : pandas.DataFrame
+        The sequenced calls (:func:`sequence_items` plus encoding), with label, type and motif.
+    motif_truth : bool
+        Whether the data's truth table plants motifs (:func:`has_motif_truth`).
+
+    Returns
+    -------
+    targets : np.ndarray of str or None
+        The motif of each call when there is a motif truth; else the contour family when at least
+        two families other than the label are known (a stand-in, never reported as discovery
+        precision or recall); else None: nothing to score against.
+    kind : {"motif", "contour family", None}
+    """
+    if motif_truth:
+        return clips["motif"].astype(str).to_numpy(), "motif"
+    families = clips["type"].astype(str)
+    if families[families != clips["label"].astype(str)].nunique() >= 2:
+        return families.to_numpy(), "contour family"
+    return None, None
+
+
 def sequence_front_end(front_end, step_frames):
     """The run's front end with windows every ``step_frames`` frames (the seed's win/10 is 12)."""
     if not isinstance(step_frames, (int, np.integer)) or step_frames < 1:
