@@ -27,6 +27,7 @@ data_dir: str = ""  # recordings (see data_layout); empty: synthesise into the r
 data_layout: str = "auto"  # "folders" (DIR/<label>/*.wav), "annotations" (annotations.csv), "raven", or "auto"
 label_column: str = ""  # Raven tables: column holding the labels; empty: Annotation, Label, Type, ...
 min_event_overlap: float = 0.5  # share of a window (or of a shorter event) an annotated event must cover to label it
+recording_pattern: str = ""  # regex whose first group names a file's recording; empty: the name before "__", else the file; DIR/recordings.csv overrides
 seed: int = 0  # random seed for the synthetic data and the split
 synth_mode: str = "clips"  # synthetic layout: "clips" (folder per label) or "recordings" (long, annotated)
 synth_sessions: int = 8  # synthetic recording sessions, each with its own background
@@ -118,11 +119,15 @@ windows_started = time.perf_counter()
 dataset = build_window_dataset(source, front_end=front_end, channel=channel, min_duration_s=min_duration_s,
                                test_fraction=test_fraction, seed=seed, layout=data_layout,
                                min_event_overlap=min_event_overlap, label_column=label_column or None,
-                               pad_mode=pad_mode, cache_dir=run_dir / "cache" if use_cache else None, progress=True)
+                               pad_mode=pad_mode, recording_pattern=recording_pattern or None,
+                               cache_dir=run_dir / "cache" if use_cache else None, progress=True)
 windows_seconds = time.perf_counter() - windows_started
 dataset.save(run_dir)
 print(f"{len(dataset.index)} windows from {dataset.index['file'].nunique()} files ({dataset.layout} layout) in "
       f"{windows_seconds:.1f} s; {len(dataset.skipped)} skipped")
+print(f"{dataset.index['recording'].nunique()} recordings, assigned by {dataset.recording_rule}")
+if dataset.recording_warning:
+    display(Markdown(f"**Warning:** {dataset.recording_warning}"))
 
 # %% [markdown]
 # ## How windows get their labels
@@ -338,7 +343,10 @@ record_stage(run_dir, "01_data", seconds=time.perf_counter() - started,
              parameters={"data_dir": str(source), "data_layout": data_layout, "seed": seed,
                          "front_end": front_end.to_dict(), "test_fraction": test_fraction, "channel": channel,
                          "min_duration_s": min_duration_s, "min_event_overlap": min_event_overlap,
-                         "pad_mode": pad_mode, "synth_mode": synth_mode if not data_dir else None},
+                         "pad_mode": pad_mode, "recording_pattern": recording_pattern,
+                         "synth_mode": synth_mode if not data_dir else None},
              extra={"skipped_files": dataset.skipped, "n_windows": len(dataset.index), "layout": dataset.layout,
+                    "n_recordings": int(dataset.index["recording"].nunique()),
+                    "recording_rule": dataset.recording_rule, "recording_warning": dataset.recording_warning,
                     "windows_seconds": round(windows_seconds, 2),
                     "truth_file": str(run_dir / "truth.csv") if truth is not None else None})

@@ -18,8 +18,9 @@
 # clusters with any label. Here both levels are measured against the synthetic truth. **Windows**: the
 # test windows' codes are clustered with KMeans, Ward agglomerative clustering and HDBSCAN, beside the
 # AVGN recipe of Sainburg et al. (2020), UMAP + HDBSCAN on the raw spectrogram windows (their V-measure
-# on Bengalese finch syllables was 0.903). **Sequences**: the seed's own method on the whistle clips,
-# scored against the whistle contour families, and the same method on codes scaled to unit length.
+# on Bengalese finch syllables was 0.903). **Sequences**: the seed's own method on the whistles of the
+# test recordings, scored against the whistle contour families, and the same method on codes scaled to
+# unit length.
 
 # %% tags=["parameters"]
 run_dir: str = "runs/dev"  # run directory written by the earlier chapters
@@ -33,7 +34,7 @@ umap_components: int = 10  # dimensions UMAP reduces to before HDBSCAN (codes an
 umap_neighbors: int = 15  # UMAP's neighbourhood size (windows)
 headline_method: str = "hdbscan"  # window clustering of the codes reported as clustering.v_measure
 max_cluster_windows: int = 3000  # test windows clustered at most, chosen at random keeping class shares
-sequence_labels: list = ["whistle"]  # classes whose clips become code sequences
+sequence_labels: list = ["whistle"]  # classes whose calls (clips, or annotated events) of the test recordings become code sequences
 sequence_step_frames: int = 12  # frames between the windows of a sequence (the seed's win/10)
 seed_gap_penalty: float = 10.0  # the seed's DTW gap penalty, for raw codes (code units)
 unit_gap_penalty: float = 0.3  # DTW gap penalty for unit-length codes (code units)
@@ -62,7 +63,9 @@ from dolphin_ae.plots_analysis import (plot_clip_gallery, plot_contingency, plot
                                        plot_dtw_scaling)
 from dolphin_ae.projection import stratified_subset
 from dolphin_ae.runio import record_stage, save_array, update_metrics
-from dolphin_ae.sequences import clip_spectrogram, encode_clips, gallery_spectrograms, find_data_dir, load_truth, with_truth
+from dolphin_ae.sequences import (SEED_SEQUENCE_SETTINGS, clip_sources, clip_spectrogram, encode_clips,
+                                  find_data_dir, gallery_spectrograms, load_event_truth, load_truth,
+                                  seed_settings_label, sequence_items, with_truth)
 from dolphin_ae.training import predict_windows
 
 started = time.perf_counter()
@@ -153,21 +156,25 @@ glue("window_contingency", figure, display=False)
 #
 # ## Sequences: the seed's whistle clustering, measured
 #
-# Each clip of the classes {glue:text}`sequence_labels` becomes a sequence of codes of windows taken every
-# {glue:text}`sequence_step_frames` frames ({glue:text}`sequence_step_s:.3f` s), as the seed did. Every
-# pair of sequences is compared by DTW with the seed's band and normalisation, and an average-linkage
-# agglomerative clustering is cut at the {glue:text}`sequence_percentile:.0f`th percentile of all
-# pairwise distances. It runs twice: on the raw codes with the seed's gap penalty of
-# {glue:text}`seed_gap_penalty:.0f`, and on codes scaled to unit length, whose distances lie between 0 and
-# 2, with a gap penalty of {glue:text}`unit_gap_penalty:.1f` on that scale.
+# Each call of the classes {glue:text}`sequence_labels` in the **test recordings** (the encoder never
+# trained on them) becomes a sequence of codes of windows taken every {glue:text}`sequence_step_frames`
+# frames ({glue:text}`sequence_step_s:.3f` s), as the seed did. A call is {glue:text}`sequence_unit`.
+# Every pair of sequences is compared by DTW with the seed's band and normalisation, and an
+# average-linkage agglomerative clustering is cut at the {glue:text}`sequence_percentile:.0f`th
+# percentile of all pairwise distances. It runs twice: {glue:text}`seed_sequence_name` (raw codes, gap
+# penalty {glue:text}`seed_gap_penalty:.0f`), and the same method on codes scaled to unit length, whose
+# distances lie between 0 and 2, with a gap penalty of {glue:text}`unit_gap_penalty:.1f` on that scale.
 
 # %%
-files = index[index["label"].isin(sequence_labels)].drop_duplicates("file")[["file", "recording", "label", "split",
-                                                                                "type", "motif"]]
+files = sequence_items(dataset, sequence_labels, truth=truth, event_truth=load_event_truth(source))
 if len(files) < 3:
-    raise ParameterError(f"sequence_labels {sequence_labels} select {len(files)} clips; at least 3 are needed")
-sequences, clips, skipped_clips = encode_clips(encoder, files.reset_index(drop=True), source, dataset.front_end,
+    raise ParameterError(f"sequence_labels {sequence_labels} select {len(files)} calls of the test recordings; "
+                         "at least 3 are needed")
+sequences, clips, skipped_clips = encode_clips(encoder, files, source, dataset.front_end,
                                                step_frames=sequence_step_frames, channel=channel)
+seed_sequence_name = seed_settings_label(
+    "DTW clustering", {"step_frames": sequence_step_frames, "gap_penalty": seed_gap_penalty,
+                       "percentile": sequence_percentile}, SEED_SEQUENCE_SETTINGS)
 raw_set = SequenceSet(sequences)
 unit_set = SequenceSet([scale_codes(s, scaling="l2") for s in sequences])
 pairwise_dtw(SequenceSet(sequences[:2]))  # compiles (or loads) the DTW code, so the timing below is the work only
@@ -182,6 +189,10 @@ save_array(sequence_dir / "dtw_seed.npy", D_seed)
 save_array(sequence_dir / "dtw_unit.npy", D_unit)
 clips.to_csv(sequence_dir / "clips.csv", index=False)
 glue("sequence_labels", ", ".join(sequence_labels), display=False)
+glue("sequence_unit", "one annotated event, cut from its recording between the event's start and end and labelled "
+     "by it" if dataset.events is not None else "one clip, labelled by its folder", display=False)
+glue("seed_sequence_name", seed_sequence_name, display=False)
+glue("n_sequence_recordings", int(clips["recording"].nunique()), display=False)
 glue("sequence_step_frames", sequence_step_frames, display=False)
 glue("sequence_step_s", sequence_step_frames * dataset.front_end.hop_length / dataset.front_end.sr, display=False)
 glue("sequence_percentile", sequence_percentile, display=False)
@@ -190,10 +201,11 @@ glue("unit_gap_penalty", unit_gap_penalty, display=False)
 glue("n_sequences", len(raw_set), display=False)
 glue("mean_sequence_length", float(np.mean(raw_set.lengths)), display=False)
 print(f"{len(raw_set)} sequences of {raw_set.lengths.min()}-{raw_set.lengths.max()} codes; "
-      f"{len(skipped_clips)} clips skipped (shorter than a window)")
+      f"{len(skipped_clips)} calls skipped (shorter than a window)")
 
 # %% [markdown]
-# {glue:text}`n_sequences` clips gave sequences of {glue:text}`mean_sequence_length:.1f` codes on average.
+# {glue:text}`n_sequences` calls of {glue:text}`n_sequence_recordings` test recordings gave sequences of
+# {glue:text}`mean_sequence_length:.1f` codes on average.
 # The scores below compare each clustering with the true contour family of each clip.
 
 # %%
@@ -201,7 +213,8 @@ sequence_labels_seed = agglomerative_from_distances(D_seed, percentile=sequence_
 sequence_labels_unit = agglomerative_from_distances(D_unit, percentile=sequence_percentile)
 sequence_truth = clips["type"].to_numpy()
 sequence_scores = {
-    f"seed: raw codes, gap {seed_gap_penalty:g}": clustering_scores(sequence_truth, sequence_labels_seed),
+    f"{seed_sequence_name} (raw codes, gap {seed_gap_penalty:g})": clustering_scores(sequence_truth,
+                                                                                  sequence_labels_seed),
     f"unit-length codes, gap {unit_gap_penalty:g}": clustering_scores(sequence_truth, sequence_labels_unit),
 }
 seed_sequence, unit_sequence = sequence_scores.values()
@@ -213,9 +226,10 @@ pd.DataFrame(sequence_scores).T[["homogeneity", "completeness", "v_measure", "ar
     "{:.3f}").format("{:.0f}", subset=["n_clusters"])
 
 # %% [markdown]
-# The seed's clustering finds {glue:text}`seed_sequence_clusters` clusters with a V-measure of
-# {glue:text}`seed_sequence_v:.3f` against the contour families; on unit-length codes the same method
-# finds {glue:text}`unit_sequence_clusters` with {glue:text}`unit_sequence_v:.3f`. The distance matrices
+# Run as {glue:text}`seed_sequence_name`, the clustering finds {glue:text}`seed_sequence_clusters`
+# clusters with a V-measure of {glue:text}`seed_sequence_v:.3f` against the contour families; on
+# unit-length codes the same method finds {glue:text}`unit_sequence_clusters` with
+# {glue:text}`unit_sequence_v:.3f`. The distance matrices
 # show why: sorted by family, a good distance draws dark blocks on the diagonal.
 
 # %%
@@ -242,7 +256,7 @@ glue("distance_matrix", figure, display=False)
 # %%
 groups = [np.flatnonzero(sequence_labels_unit == c) for c in range(sequence_labels_unit.max() + 1)]
 groups = [g for g in groups if g.size > 1] or groups
-paths = [source / file for file in clips["file"]]
+paths = clip_sources(clips, source)
 
 
 def cluster_title(number, item):
@@ -269,7 +283,7 @@ glue("gallery_members", gallery_members, display=False)
 for number, members in enumerate(groups[:gallery_clusters]):
     display(Markdown(f"**Cluster {number}** ({members.size} clips)"))
     for item in members[:audio_members]:
-        _, y = clip_spectrogram(source / clips["file"][item], dataset.front_end, channel=channel)
+        _, y = clip_spectrogram(paths[item], dataset.front_end, channel=channel)
         display(Markdown(f"{clips['file'][item]}: {clips['type'][item]}"))
         display(Audio(y, rate=dataset.front_end.sr))
 
@@ -324,7 +338,8 @@ update_metrics(run_dir, "clustering", {
     "window_v_measure_by_method": {name: s["class"]["v_measure"] for name, s in scores.items()},
     "sequence_v_measure": unit_sequence["v_measure"], "sequence_ari": unit_sequence["ari"],
     "seed_sequence_v_measure": seed_sequence["v_measure"], "seed_sequence_ari": seed_sequence["ari"],
-    "n_sequences": int(len(raw_set)),
+    "n_sequences": int(len(raw_set)), "sequence_split": "test",
+    "sequence_unit": "event" if dataset.events is not None else "clip",
 })
 record_stage(run_dir, "05_clustering", seconds=time.perf_counter() - started,
              parameters={"code_scaling": code_scaling, "n_clusters": n_clusters,

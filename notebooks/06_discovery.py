@@ -16,23 +16,25 @@
 # Dolphins repeat some whistles: a signature whistle comes back, stretched or shifted a little, many
 # times. The 2019 study looked for such recurring patterns with a density rule on its DTW distances and
 # drew what it found (density_0..4.png), with no way to tell a real recurring call from a chance
-# resemblance. The synthetic data plants recurring motifs, so here every discovered group is checked:
-# **precision** is the share of discovered groups that are renditions of one planted motif, **recall**
-# the share of planted motifs that some group finds. The seed's rule is compared with a rule of ours.
+# resemblance. Where the data plants recurring motifs (the synthetic data does), every discovered group
+# is checked: **precision** is the share of discovered groups that are renditions of one planted motif,
+# **recall** the share of planted motifs that some group finds. Data without a motif truth has neither:
+# they are reported as not measured. The seed's rule is compared with a rule of ours, on the calls of the
+# test recordings only.
 
 # %% tags=["parameters"]
 run_dir: str = "runs/dev"  # run directory written by the earlier chapters
 data_dir: str = ""  # folder of the recordings; empty: the one the data chapter used
 seed: int = 0  # random seed for the sampled pairs
 channel: int = 0  # channel of multi-channel recordings to analyse (0 is the first)
-density_k: int = 3  # the seed's rule: neighbours per sequence; density is one over the distance to the k-th
-density_percentile: float = 15.0  # the seed's rule: a mode's density is above this percentile
-code_scaling: str = "whiten_l2"  # our rule's codes: whiten_l2 or standard_l2 (training statistics, then unit length), or l2
+density_k: int = 3  # the seed's rule: neighbours per sequence; density is one over the distance to the k-th (the seed's 3)
+density_percentile: float = 15.0  # the seed's rule: a mode's density is above this percentile (the seed's 15)
+discovery_code_scaling: str = "whiten_l2"  # our rule's codes: whiten_l2 or standard_l2 (training statistics, then unit length), or l2
 group_k: int = 3  # our rule: neighbours per sequence among which links are drawn
 link_ratio: float = 0.65  # our rule: longest link as a share of the median distance between two sequences
 min_group_size: int = 3  # our rule: smallest group reported (renditions)
 min_purity: float = 0.5  # a group finds a motif when more than this share of it are renditions of the motif
-seed_gap_penalty: float = 10.0  # the seed's DTW gap penalty, for raw codes (code units)
+seed_gap_penalty: float = 10.0  # the seed's DTW gap penalty, for raw codes (code units; the seed's 10)
 unit_gap_penalty: float = 0.3  # DTW gap penalty for unit-length codes (code units)
 n_candidates: int = 15  # shortcut: candidate neighbours per sequence whose DTW is computed
 gallery_groups: int = 5  # discovered groups drawn per rule
@@ -50,64 +52,85 @@ from myst_nb import glue
 
 from dolphin_ae.clustering import code_statistics, scale_codes
 from dolphin_ae.dataset import WindowDataset
-from dolphin_ae.discovery import (approximate_knn, density_modes, discovery_scores, knn_from_distances,
-                                  median_pair_distance, neighbour_agreement, sampled_median_distance, tight_groups)
+from dolphin_ae.discovery import (SEED_DENSITY_SETTINGS, approximate_knn, density_modes, discovery_scores,
+                                  knn_from_distances, median_pair_distance, neighbour_agreement,
+                                  sampled_median_distance, tight_groups)
+from dolphin_ae.discovery_settings import (DEVELOPMENT_TABLE, DISCOVERY_SCALINGS, SETTING_COLUMNS, chosen_settings,
+                                           read_settings_table)
 from dolphin_ae.dtw import SequenceSet, pairwise_dtw
 from dolphin_ae.exceptions import ParameterError
 from dolphin_ae.plots_analysis import plot_clip_gallery, plot_distance_matrix
 from dolphin_ae.runio import record_stage, update_metrics
-from dolphin_ae.sequences import NO_MOTIF, clip_spectrogram, find_data_dir, gallery_spectrograms
+from dolphin_ae.sequences import (NO_MOTIF, clip_sources, clip_spectrogram, discovery_truth, find_data_dir,
+                                  gallery_spectrograms, has_motif_truth, seed_settings_label)
 from dolphin_ae.training import predict_windows
 
 started = time.perf_counter()
+if discovery_code_scaling not in DISCOVERY_SCALINGS:
+    raise ParameterError(f"discovery_code_scaling must be one of {DISCOVERY_SCALINGS}, got {discovery_code_scaling!r}")
 run_dir = Path(run_dir)
 dataset = WindowDataset.load(run_dir)
 source = find_data_dir(run_dir, data_dir)
 sequence_dir = run_dir / "sequences"
-clips = pd.read_csv(sequence_dir / "clips.csv", keep_default_na=False)
+clips = pd.read_csv(sequence_dir / "clips.csv", keep_default_na=False, na_values={"start_s": [""], "end_s": [""]})
 raw_set = SequenceSet.from_flat(np.load(sequence_dir / "codes.npy"), np.load(sequence_dir / "offsets.npy"))
 D_seed = np.load(sequence_dir / "dtw_seed.npy")
 D_unit = np.load(sequence_dir / "dtw_unit.npy")
 # Our rule's codes: whitened (or standardised) with the training windows' statistics (never the test
-# recordings'), then scaled to unit length; chapter 5's unit-length codes when code_scaling is "l2".
-if code_scaling in ("whiten_l2", "standard_l2"):
+# recordings'), then scaled to unit length; chapter 5's unit-length codes when discovery_code_scaling is "l2".
+if discovery_code_scaling in ("whiten_l2", "standard_l2"):
     encoder = keras.models.load_model(run_dir / "models" / "encoder.keras", compile=False)
     statistics = code_statistics(predict_windows(encoder, dataset.windows, dataset.split_indices("train")),
-                                 whiten=code_scaling == "whiten_l2")
-elif code_scaling == "l2":
-    statistics = None
+                                 whiten=discovery_code_scaling == "whiten_l2")
 else:
-    raise ParameterError(f"code_scaling must be 'whiten_l2', 'standard_l2' or 'l2', got {code_scaling!r}")
-unit_set = SequenceSet([scale_codes(raw_set[i], scaling=code_scaling, statistics=statistics)
+    statistics = None
+unit_set = SequenceSet([scale_codes(raw_set[i], scaling=discovery_code_scaling, statistics=statistics)
                         for i in range(len(raw_set))])
-D_ours = D_unit if code_scaling == "l2" else pairwise_dtw(unit_set, gap_penalty=unit_gap_penalty, band="seed")
+D_ours = D_unit if discovery_code_scaling == "l2" else pairwise_dtw(unit_set, gap_penalty=unit_gap_penalty, band="seed")
 
 # %% [markdown]
 # ## What counts as a planted motif
 #
-# The sequences are the ones chapter 5 built ({glue:text}`n_sequences` clips). {glue:text}`truth_note`
+# The sequences are the ones chapter 5 built: {glue:text}`n_sequences` calls of the test recordings.
+# {glue:text}`truth_note`
 
 # %%
 clips["motif"] = clips["motif"].astype(str)
-has_motifs = bool((clips["motif"] != NO_MOTIF).any())
-truth_column = "motif" if has_motifs else "type"
-targets = clips[truth_column].astype(str).to_numpy()
-if has_motifs:
-    truth_note = ("The truth table plants recurring motifs: each rendition carries its motif's id, and clips "
+motif_truth = has_motif_truth(source)
+families = clips["type"].astype(str)
+n_families = int(families[families != clips["label"].astype(str)].nunique())
+targets, truth_kind = discovery_truth(clips, motif_truth=motif_truth)
+family_standin = truth_kind == "contour family"
+if motif_truth:
+    truth_column = "motif"
+    truth_note = ("The truth table plants recurring motifs: each rendition carries its motif's id, and calls "
                   "that are no rendition of any motif are distractors that a discovery rule should leave alone.")
+elif family_standin:
+    truth_column = "contour family"
+    truth_note = ("This data set plants no recurring motifs (its truth table has no motif column), so discovery "
+                  "precision and recall are not measured (null in metrics.json). As a weaker check, kept "
+                  "apart from them under its own name (discovery.contour_family_standin), the contour family "
+                  "of each whistle stands in for a motif: a group counts as a find when most of it shares one "
+                  "family.")
 else:
-    truth_note = ("This data set plants no recurring motifs (its truth table has no motif column), so the "
-                  "contour family of each whistle stands in for the motif: a discovered group counts as a find "
-                  "when most of it shares one family. That is a weaker test than true motifs would give.")
+    truth_column = "type"
+    truth_note = ("This data set has no motif truth (no truth table with a motif column) and no contour "
+                  "families to stand in, so discovery precision and recall are not measured (null in "
+                  "metrics.json). The groups below can be looked at and listened to; nothing says whether "
+                  "they are real recurring calls.")
+display_labels = targets if targets is not None else families.to_numpy()
 glue("truth_note", truth_note, display=False)
 glue("n_sequences", len(raw_set), display=False)
-planted = pd.Series(targets[targets != NO_MOTIF]).value_counts()
-planted.rename_axis(truth_column).rename("renditions").to_frame().T
+if targets is not None:
+    planted = pd.Series(targets[targets != NO_MOTIF]).value_counts()
+    display(planted.rename_axis(truth_column).rename("renditions").to_frame().T)
+else:
+    display(Markdown("No motif truth: nothing planted to count."))
 
 # %% [markdown]
 # ## Two rules
 #
-# **The seed's density rule.** Each sequence's {glue:text}`density_k` nearest DTW neighbours; its
+# **{glue:text}`seed_rule_name`.** Each sequence's {glue:text}`density_k` nearest DTW neighbours; its
 # density is one over the distance to the farthest of them; a sequence denser than all its neighbours,
 # and above the {glue:text}`density_percentile:.0f`th percentile of density, is a mode, and the mode
 # with its neighbours is a discovered group. Every dense spot makes a mode, recurring call or not, and
@@ -119,19 +142,61 @@ planted.rename_axis(truth_column).rename("renditions").to_frame().T
 # groups, and groups of at least {glue:text}`min_group_size` are reported. A recurring call is far
 # closer to its own renditions than ordinary calls are to each other, so the link threshold separates
 # the two, and a group grows to the size of the motif. It runs with DTW as in chapter 5 on codes
-# that are first whitened with the training windows' statistics (centred on their mean, turned onto
-# their principal axes and each axis scaled to unit variance) and then scaled to unit length. The
-# autoencoder's codes all point into one corner of the code space, so measured from the origin every
-# pair of calls looks alike; measured from the typical code, with dimensions that move together
-# counted once, the differences between calls stand out. To tell the changes apart, the table also
-# shows the seed's rule on chapter 5's unit-length codes and on ours.
+# scaled as {glue:text}`discovery_code_scaling` (`whiten_l2` whitens them with the training windows'
+# statistics (centred on their mean, turned onto their principal axes and each axis scaled to unit
+# variance) and then scales them to unit length). The autoencoder's codes all point into one corner of
+# the code space, so measured from the origin every pair of calls looks alike; measured from the
+# typical code, with dimensions that move together counted once, the differences between calls stand
+# out. To tell the changes apart, the table also shows the seed's rule on chapter 5's unit-length codes
+# and on ours.
 #
-# The rule's settings ({glue:text}`group_k` neighbours, links below {glue:text}`link_ratio:.2f` of the
-# median, whitened codes) were chosen on six synthetic development sets made with other random seeds
-# and encoded by a `cpu`-profile encoder, never on the recordings scored here. Over 30 settings
-# (neighbours, link ratio, DTW gap penalty) whitening gave a higher mean of precision and recall than
-# per-dimension standardisation at every one; at the settings used here, precision 0.875 and recall
-# 0.833 on average over the six sets, against 0.586 and 0.792 with standardised codes.
+# ## How our rule's settings were chosen
+#
+# Our rule's settings can only be judged by their outcomes, so they were chosen on development data
+# sets that no scored run sees, by a script anyone can rerun (`bench/discovery_settings.py`). The note
+# and the table below are read from the file that script wrote; no number here is typed by hand.
+
+# %%
+settings_table, settings_meta = read_settings_table()
+run_settings = {"discovery_code_scaling": discovery_code_scaling, "group_k": group_k, "link_ratio": link_ratio,
+                "unit_gap_penalty": unit_gap_penalty}
+matches = False
+if settings_table is None:
+    chosen = None
+    settings_note = (f"The development table ({DEVELOPMENT_TABLE.name}, written by `bench/discovery_settings.py`) "
+                     "is not in this installation, so this run cannot show how its settings were chosen.")
+else:
+    chosen = chosen_settings(settings_table)
+    chosen_row = settings_table[settings_table["chosen"].astype(str).str.lower().isin(["true", "1"])].iloc[0]
+    seeds = settings_meta.get("development_seeds", [])
+    n_tied = int(np.isclose(settings_table["objective"], float(chosen_row["objective"])).sum()) - 1
+    matches = all(str(chosen[c]) == str(run_settings[c]) if c == "discovery_code_scaling"
+                  else float(chosen[c]) == float(run_settings[c]) for c in SETTING_COLUMNS)
+    settings_note = (
+        f"They were chosen by `bench/discovery_settings.py` on {len(seeds)} synthetic development sets "
+        f"(seeds {', '.join(map(str, seeds))}, {settings_meta.get('sessions', '?')} sessions each) encoded by "
+        f"a `{settings_meta.get('encoder_profile') or '?'}`-profile encoder, never on the recordings scored "
+        f"here. The script tries every setting of its grid and keeps the one with the highest mean of "
+        f"precision and recall over the sets; the table below is its file (`bench/tables/{DEVELOPMENT_TABLE.name}`, "
+        f"written {settings_meta.get('date', '?')}), best first. The chosen row: "
+        f"`{chosen['discovery_code_scaling']}` codes, {chosen['group_k']} neighbours, links below "
+        f"{chosen['link_ratio']:.2f} of the median, gap {chosen['unit_gap_penalty']:g}; mean precision "
+        f"{float(chosen_row['mean_precision']):.3f} and recall {float(chosen_row['mean_recall']):.3f} over the "
+        "development sets"
+        + (f" ({n_tied} other settings score exactly as well; the grid's order broke the tie)" if n_tied else "")
+        + ". "
+        + ("This run uses those settings." if matches else
+           "This run's settings differ from the chosen row (set by a profile or `--set`): "
+           + ", ".join(f"{c} {run_settings[c]}" for c in SETTING_COLUMNS) + "."))
+display(Markdown(settings_note))
+if settings_table is not None:
+    display(settings_table.head(12).style.format(precision=3).hide(axis="index"))
+
+# %% [markdown]
+# ## What each rule finds
+#
+# {glue:text}`discovery_result` (A rule that finds no group has no precision; the table leaves it
+# empty.)
 
 # %%
 glue("density_k", density_k, display=False)
@@ -140,6 +205,10 @@ glue("density_group_size", density_k + 1, display=False)
 glue("group_k", group_k, display=False)
 glue("link_ratio", link_ratio, display=False)
 glue("min_group_size", min_group_size, display=False)
+glue("discovery_code_scaling", discovery_code_scaling, display=False)
+seed_rule_name = seed_settings_label("density rule", {"k": density_k, "percentile": density_percentile,
+                                                      "gap_penalty": seed_gap_penalty}, SEED_DENSITY_SETTINGS)
+glue("seed_rule_name", seed_rule_name[0].upper() + seed_rule_name[1:], display=False)
 n = len(raw_set)
 k_density, k_group = min(density_k, n - 1), min(group_k, n - 1)
 seed_rule = density_modes(*knn_from_distances(D_seed, k_density), percentile=density_percentile)
@@ -148,45 +217,63 @@ seed_rule_ours = density_modes(*knn_from_distances(D_ours, k_density), percentil
 exact_indices, exact_distances = knn_from_distances(D_ours, k_group)
 link_threshold = link_ratio * median_pair_distance(D_ours)
 ours = tight_groups(exact_indices, exact_distances, threshold=link_threshold, min_group_size=min_group_size)
+OURS = "tight mutual-neighbour groups (ours)"
 results = {
-    f"seed's density rule (raw codes, gap {seed_gap_penalty:g})": seed_rule,
-    "seed's density rule (unit-length codes)": seed_rule_unit,
-    f"seed's density rule ({code_scaling} codes)": seed_rule_ours,
-    "tight mutual-neighbour groups (ours)": ours,
+    f"{seed_rule_name} (raw codes, gap {seed_gap_penalty:g})": seed_rule,
+    f"the seed's density rule on unit-length codes (gap {unit_gap_penalty:g})": seed_rule_unit,
+    f"the seed's density rule on {discovery_code_scaling} codes (gap {unit_gap_penalty:g})": seed_rule_ours,
+    OURS: ours,
 }
-scores = {name: discovery_scores(found.groups, targets, min_purity=min_purity) for name, found in results.items()}
-ours_scores = scores["tight mutual-neighbour groups (ours)"]
-seed_scores = scores[next(iter(scores))]
+
+
+def score(found):
+    if targets is None:
+        return {"n_groups": found.n_groups, "precision": None, "recall": None, "n_found": None, "n_planted": None,
+                "rendition_recall": None}
+    return discovery_scores(found.groups, targets, min_purity=min_purity)
 
 
 def score_table(scores):
-    return pd.DataFrame({name: {"groups": s["n_groups"], "precision": s["precision"], "recall": s["recall"],
-                                "motifs found": f"{s['n_found']} of {s['n_planted']}",
+    return pd.DataFrame({name: {"groups": s["n_groups"],
+                                "precision": s["precision"] if targets is not None else "not measured",
+                                "recall": s["recall"] if targets is not None else "not measured",
+                                f"{truth_column} found": (f"{s['n_found']} of {s['n_planted']}"
+                                                           if targets is not None else "not measured"),
                                 "renditions in a correct group": s["rendition_recall"]}
                          for name, s in scores.items()}).T
 
 
-for key, values in (("ours", ours_scores), ("seed", seed_scores)):
-    glue(f"{key}_precision", values["precision"] if values["precision"] is not None else float("nan"), display=False)
-    glue(f"{key}_recall", values["recall"] if values["recall"] is not None else float("nan"), display=False)
-    glue(f"{key}_groups", values["n_groups"], display=False)
-glue("n_planted", ours_scores["n_planted"], display=False)
-glue("truth_column", truth_column, display=False)
+def number(value, missing="none (no group)"):
+    return missing if value is None else f"{value:.2f}"
+
+
+NO_PLANTED = "none (no motif heard twice)"
+
+
+scores = {name: score(found) for name, found in results.items()}
+ours_scores = scores[OURS]
+seed_scores = scores[next(iter(scores))]
+if targets is None:
+    discovery_result = (f"The seed's rule reports {seed_scores['n_groups']} groups and ours "
+                        f"{ours_scores['n_groups']}; with no motif truth, their precision and recall are not measured.")
+else:
+    against = ("planted motifs" if motif_truth else "contour families (the stand-in, not motifs)")
+    discovery_result = (
+        f"Against {ours_scores['n_planted']} {against} with at least two renditions among the test calls, "
+        f"{seed_rule_name} reports {seed_scores['n_groups']} groups with precision "
+        f"{number(seed_scores['precision'])} and recall {number(seed_scores['recall'], NO_PLANTED)}; our rule "
+        f"reports {ours_scores['n_groups']} groups with precision {number(ours_scores['precision'])} and recall "
+        f"{number(ours_scores['recall'], NO_PLANTED)}.")
+glue("discovery_result", discovery_result, display=False)
 score_table(scores)
 
 # %% [markdown]
-# Against {glue:text}`n_planted` planted {glue:text}`truth_column` labels with at least two renditions,
-# the seed's rule reports {glue:text}`seed_groups` groups with precision {glue:text}`seed_precision:.2f`
-# and recall {glue:text}`seed_recall:.2f`; our rule reports {glue:text}`ours_groups` groups with
-# precision **{glue:text}`ours_precision:.2f`** and recall **{glue:text}`ours_recall:.2f`**. (A rule that
-# finds no group has no precision; the table leaves it empty.)
-#
 # ## The shortcut: DTW only for likely neighbours
 #
 # Both rules need only each sequence's nearest neighbours, not the whole matrix. Each sequence is
-# summarised by its codes resampled to 8 steps; the {glue:text}`n_candidates` nearest summaries are the
-# candidates, and DTW is computed only for those pairs. The median distance our rule needs is estimated
-# from a random sample of pairs. The cost then grows with N x candidates instead of N².
+# summarised by its codes resampled to a few steps; the {glue:text}`n_candidates` nearest summaries are
+# the candidates, and DTW is computed only for those pairs. The median distance our rule needs is
+# estimated from a random sample of pairs. The cost then grows with N x candidates instead of N².
 
 # %%
 start = time.perf_counter()
@@ -196,7 +283,7 @@ sampled_median = sampled_median_distance(unit_set, n_pairs=max(n_pairs, 200), se
 shortcut = tight_groups(approx_indices, approx_distances, threshold=link_ratio * sampled_median,
                         min_group_size=min_group_size)
 shortcut_seconds = time.perf_counter() - start
-shortcut_scores = discovery_scores(shortcut.groups, targets, min_purity=min_purity)
+shortcut_scores = score(shortcut)
 agreement = neighbour_agreement(approx_indices, exact_indices)
 all_pairs = n * (n - 1) // 2
 glue("n_candidates", n_candidates, display=False)
@@ -213,14 +300,17 @@ score_table({"tight groups, all pairs": ours_scores, "tight groups, shortcut": s
 # ## The groups, seen and heard
 #
 # Each row is one discovered group, its most central member first, with time in seconds, frequency in
-# kHz and one colour scale; the title gives each clip's true {glue:text}`truth_column`. First our
-# groups, then the seed rule's (its density_0..4, with axes).
+# kHz and one colour scale; the title gives each call's true {glue:text}`truth_column`. First our
+# groups, then those of the seed's rule (its density_0..4, with axes).
 
 # %%
+sources = clip_sources(clips, source)
+
+
 def gallery(found):
     spectrograms, titles = gallery_spectrograms(
-        found.groups, [source / file for file in clips["file"]], dataset.front_end, channel=channel,
-        title=lambda number, item: f"group {number}: {targets[item] or 'no motif'}",
+        found.groups, sources, dataset.front_end, channel=channel,
+        title=lambda number, item: f"group {number}: {display_labels[item] or 'no motif'}",
         max_groups=gallery_groups, max_members=gallery_members)
     if not spectrograms:
         return None
@@ -230,6 +320,7 @@ def gallery(found):
 for name, found in (("ours", ours), ("seed", seed_rule)):
     figure = gallery(found)
     glue(f"gallery_{name}", figure if figure is not None else "(no group found)", display=False)
+glue("truth_column", truth_column, display=False)
 
 # %% [markdown]
 # ```{glue:figure} gallery_ours
@@ -251,16 +342,17 @@ for name, found in (("ours", ours), ("seed", seed_rule)):
 # %%
 for number, members in enumerate(ours.groups[:gallery_groups]):
     item = members[0]
-    _, y = clip_spectrogram(source / clips["file"][item], dataset.front_end, channel=channel)
-    display(Markdown(f"**Group {number}** ({members.size} clips; true {truth_column}: {targets[item] or 'none'})"))
+    _, y = clip_spectrogram(sources[item], dataset.front_end, channel=channel)
+    display(Markdown(f"**Group {number}** ({members.size} calls; true {truth_column}: "
+                     f"{display_labels[item] or 'none'})"))
     display(Audio(y, rate=dataset.front_end.sr))
 
 # %% [markdown]
-# Finally, the distances sorted by the truth: the planted motifs should appear as small dark squares on
+# Finally, the distances sorted by the truth: planted motifs should appear as small dark squares on
 # the diagonal, the distractors (no motif) as a light block.
 
 # %%
-figure = plot_distance_matrix(D_ours, targets, unit=f"DTW distance per step ({code_scaling} codes)")
+figure = plot_distance_matrix(D_ours, display_labels, unit=f"DTW distance per step ({discovery_code_scaling} codes)")
 glue("motif_distance_matrix", figure, display=False)
 
 # %% [markdown]
@@ -272,19 +364,34 @@ glue("motif_distance_matrix", figure, display=False)
 # ```
 
 # %%
+measured = motif_truth  # precision and recall are for motif truth only
+standin = None
+if family_standin:
+    standin = {"truth": "contour family", "n_families": n_families, "precision": ours_scores["precision"],
+               "recall": ours_scores["recall"], "seed_precision": seed_scores["precision"],
+               "seed_recall": seed_scores["recall"]}
 update_metrics(run_dir, "discovery", {
-    "precision": ours_scores["precision"], "recall": ours_scores["recall"], "method": "tight_groups",
-    "truth": truth_column, "n_groups": ours_scores["n_groups"], "n_planted": ours_scores["n_planted"],
-    "rendition_recall": ours_scores["rendition_recall"], "link_threshold": link_threshold,
-    "code_scaling": code_scaling,
-    "seed_precision": seed_scores["precision"], "seed_recall": seed_scores["recall"],
+    "precision": ours_scores["precision"] if measured else None,
+    "recall": ours_scores["recall"] if measured else None,
+    "measured": measured, "truth": "motif" if measured else None, "method": "tight_groups",
+    "n_sequences": int(n), "sequence_split": "test", "n_groups": ours_scores["n_groups"],
+    "n_planted": ours_scores["n_planted"] if measured else None,
+    "rendition_recall": ours_scores["rendition_recall"] if measured else None,
+    "link_threshold": link_threshold, "discovery_code_scaling": discovery_code_scaling,
+    "seed_rule": seed_rule_name,
+    "seed_precision": seed_scores["precision"] if measured else None,
+    "seed_recall": seed_scores["recall"] if measured else None,
     "seed_n_groups": seed_scores["n_groups"],
-    "shortcut": {"precision": shortcut_scores["precision"], "recall": shortcut_scores["recall"],
-                 "neighbour_agreement": agreement, "dtw_pairs": n_pairs, "all_pairs": all_pairs,
-                 },
+    "contour_family_standin": standin,
+    "settings": {"table": f"bench/tables/{DEVELOPMENT_TABLE.name}", "chosen": chosen,
+                 "run_uses_chosen": bool(matches)},
+    "shortcut": {"precision": shortcut_scores["precision"] if measured else None,
+                 "recall": shortcut_scores["recall"] if measured else None,
+                 "neighbour_agreement": agreement, "dtw_pairs": n_pairs, "all_pairs": all_pairs},
 })
 record_stage(run_dir, "06_discovery", seconds=time.perf_counter() - started,
              parameters={"density_k": density_k, "density_percentile": density_percentile, "group_k": group_k,
-                         "link_ratio": link_ratio, "code_scaling": code_scaling, "min_group_size": min_group_size,
-                         "min_purity": min_purity,
-                         "unit_gap_penalty": unit_gap_penalty, "n_candidates": n_candidates, "seed": seed})
+                         "link_ratio": link_ratio, "discovery_code_scaling": discovery_code_scaling,
+                         "min_group_size": min_group_size, "min_purity": min_purity,
+                         "seed_gap_penalty": seed_gap_penalty, "unit_gap_penalty": unit_gap_penalty,
+                         "n_candidates": n_candidates, "seed": seed})

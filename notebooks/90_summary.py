@@ -26,7 +26,7 @@ from pathlib import Path
 from myst_nb import glue
 
 from dolphin_ae.runio import read_json, read_metrics
-from dolphin_ae.summary import headline_table, lookup
+from dolphin_ae.summary import discovery_note, headline_table, lookup
 
 run_dir = Path(run_dir)
 metrics = read_metrics(run_dir)
@@ -36,6 +36,7 @@ glue("summary_profile", profile, display=False)
 for key in ("silence.balanced_accuracy", "silence.recall_not_silence", "silence.n_test_windows",
             "baseline_energy.balanced_accuracy", "reconstruction.mse", "reconstruction.pca_mse"):
     glue("summary_" + key.replace(".", "_"), lookup(metrics, key), display=False)
+glue("summary_discovery_note", discovery_note(metrics) or "The discovery chapter did not run.", display=False)
 glue("summary_seed_balanced_accuracy", float(table.loc["silence detector: balanced accuracy", "2019 study"]), display=False)
 glue("summary_seed_recall_not_silence", float(table.loc["silence detector: recall of signals", "2019 study"]), display=False)
 
@@ -55,6 +56,10 @@ glue("summary_seed_recall_not_silence", float(table.loc["silence detector: recal
 # The test reconstruction error is {glue:text}`summary_reconstruction_mse:.4f` against
 # {glue:text}`summary_reconstruction_pca_mse:.4f` for a PCA with as many components as the code; the
 # 2019 study reported no reconstruction error.
+#
+# ## Motif discovery
+#
+# {glue:text}`summary_discovery_note`
 #
 # ## Every headline number
 #

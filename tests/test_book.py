@@ -35,7 +35,20 @@ def test_metrics_carry_the_design_keys(built_run):
     assert metrics["reconstruction"]["mse"] > 0 and metrics["reconstruction"]["pca_mse"] > 0
     for key in ("v_measure", "ari", "baseline_umap_hdbscan_v_measure"):
         assert -1.0 <= metrics["clustering"][key] <= 1.0, key
-    assert {"precision", "recall"} <= set(metrics["discovery"])
+    # Discovery: the synthetic data plants motifs, so precision and recall are measured, on the whistles of
+    # the test recordings only, against exactly the motifs the truth table puts there twice or more.
+    from dolphin_ae.sequences import load_truth
+    import pandas as pd
+
+    discovery, windows = metrics["discovery"], pd.read_csv(built_run / "windows.csv", keep_default_na=False)
+    test_whistles = set(windows.loc[(windows["split"] == "test") & (windows["label"] == "whistle"), "file"])
+    sequenced = pd.read_csv(built_run / "sequences" / "clips.csv", keep_default_na=False)
+    assert set(sequenced["file"]) == test_whistles and discovery["n_sequences"] == len(sequenced)
+    motifs = load_truth(built_run / "data").set_index("file").loc[sorted(test_whistles), "motif"]
+    assert discovery["measured"] is True and discovery["truth"] == "motif"
+    assert discovery["n_planted"] == int((motifs[motifs != ""].value_counts() >= 2).sum())
+    assert (discovery["precision"] is None) == (discovery["n_groups"] == 0)
+    assert (discovery["recall"] is None) == (discovery["n_planted"] == 0)
     signal_type = metrics["signal_type"]
     assert 0.0 <= signal_type["accuracy"] <= 1.0
     assert set(signal_type["recall_per_class"]) == {"noise", "click", "burst", "whistle"}

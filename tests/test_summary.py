@@ -73,3 +73,22 @@ def test_tables_of_parameters_stages_and_skipped_files():
     assert stages.loc["01_data", "key"] == "a" * 12
     skipped = skipped_files_table(MANIFEST)
     assert skipped.to_dict("records") == [{"stage": "01_data", "file": "noise/bad.wav", "reason": "holds no samples"}]
+
+
+def test_discovery_without_motif_truth_says_not_measured():
+    from dolphin_ae.summary import discovery_note
+
+    note = discovery_note({"discovery": {"precision": None, "recall": None, "measured": False, "n_groups": 2}})
+    assert "not measured" in note and "no motif truth" in note
+    assert "0." not in note and "1.0" not in note
+    assert discovery_note({}) == ""
+    measured = discovery_note({"discovery": {"precision": 0.75, "recall": 0.5, "measured": True, "n_planted": 4,
+                                             "seed_rule": "the seed's density rule at the seed's settings",
+                                             "seed_precision": None, "seed_recall": 0.25}})
+    assert "precision 0.75 and recall 0.50 against 4 planted motifs" in measured
+    assert "the seed's density rule at the seed's settings reaches precision none (no group)" in measured
+    # No discovery row in the headline table when precision and recall are null.
+    from dolphin_ae.summary import headline_table
+
+    table = headline_table({"discovery": {"precision": None, "recall": None}})
+    assert not any(label.startswith("discovery") for label in table.index)

@@ -8,8 +8,10 @@ Input layouts (DESIGN.md), chosen by ``layout`` (``auto`` detects them in this o
 - ``folders``: clips in ``DIR/<label>/*.wav|flac``; every window of a clip takes its folder's label.
 
 Windows of annotated recordings are labelled by the events they overlap (the rule is in
-:mod:`dolphin_ae.annotations`); ``noise`` is silence. A file named ``<recording>__<anything>.wav``
-belongs to recording ``<recording>``; any other file is a recording of its own. Train and test never
+:mod:`dolphin_ae.annotations`); ``noise`` is silence. Which recording a file belongs to is decided
+by :mod:`dolphin_ae.recordings`: a ``recordings.csv`` (``file,recording``) in the data folder, else
+the first group of ``recording_pattern``, else the name before ``__`` in
+``<recording>__<anything>.wav``, else the file is a recording of its own. Train and test never
 share a recording, so no background, animal or session is seen in both.
 
 Clips shorter than one window (0.18 s of audio at the seed's settings) but at least
@@ -43,6 +45,13 @@ from dolphin_ae.annotations import (
 )
 from dolphin_ae.audio import check_audio_file, find_audio_files, load_audio, pad_to_length, resampled_length
 from dolphin_ae.exceptions import AudioError, NoUsableAudioError, ParameterError
+from dolphin_ae.recordings import (
+    RECORDINGS_FILE,
+    assign_recordings,
+    compile_recording_pattern,
+    one_recording_per_file_warning,
+    recording_of,
+)
 from dolphin_ae.runio import atomic_path, read_json, write_json
 from dolphin_ae.spectrogram import (
     FrontEnd,
@@ -53,16 +62,17 @@ from dolphin_ae.spectrogram import (
     window_level_db,
     window_start_s,
 )
-from dolphin_ae.synth import RECORDING_SEPARATOR, SILENCE_LABEL
+from dolphin_ae.synth import SILENCE_LABEL
 
 log = logging.getLogger(__name__)
 
 WINDOWS_FILE = "windows.npy"
 INDEX_FILE = "windows.csv"
+EVENTS_FILE = "events.csv"
 DATASET_FILE = "dataset.json"
 LAYOUTS = ("auto", "folders", "annotations", "raven")
 # Bump when the way windows are computed changes, so that old caches are not trusted.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -77,15 +87,6 @@ class Clip:
     events: pd.DataFrame | None = field(default=None, compare=False, hash=False)
 
 
-def recording_of(relative_path):
-    """Recording a file belongs to: the name before ``__``, else the file itself (without suffix)."""
-    relative_path = Path(relative_path)
-    stem = relative_path.stem
-    if RECORDING_SEPARATOR in stem:
-        return stem.split(RECORDING_SEPARATOR, 1)[0]
-    return relative_path.with_suffix("").as_posix()
-
-
 def detect_layout(data_dir):
     """``annotations`` when ``DIR/annotations.csv`` exists, else ``raven`` when a Raven selection table
     is in the folder, else ``folders``."""
@@ -97,8 +98,16 @@ def detect_layout(data_dir):
     return "folders"
 
 
-def scan_labelled_folder(data_dir):
-    """Every audio clip of ``data_dir/<label>/``, labelled by its folder.
+def _with_recordings(clips, data_dir, recording_pattern):
+    """``clips`` with the recordings :func:`dolphin_ae.recordings.assign_recordings` gives them."""
+    recordings, _ = assign_recordings([c.file for c in clips], data_dir, pattern=recording_pattern)
+    return [Clip(path=c.path, file=c.file, label=c.label, recording=r, events=c.events)
+            for c, r in zip(clips, recordings)]
+
+
+def scan_labelled_folder(data_dir, *, recording_pattern=None):
+    """Every audio clip of ``data_dir/<label>/``, labelled by its folder, with its recording
+    (:mod:`dolphin_ae.recordings`; ``recording_pattern`` is its rule 2).
 
     Raises
     ------
@@ -116,10 +125,10 @@ def scan_labelled_folder(data_dir):
                               recording=recording_of(relative)))
     if not clips:
         raise NoUsableAudioError(f"{data_dir}: no .wav or .flac files in label subfolders (DIR/<label>/*.wav)")
-    return clips
+    return _with_recordings(clips, data_dir, recording_pattern)
 
 
-def scan_annotated_recordings(data_dir, *, layout="annotations", label_column=None):
+def scan_annotated_recordings(data_dir, *, layout="annotations", label_column=None, recording_pattern=None):
     """Every recording under ``data_dir`` with its events from ``annotations.csv`` or Raven tables.
 
     Every audio file is a recording; the time no event covers is background, so a recording the
@@ -170,7 +179,7 @@ def scan_annotated_recordings(data_dir, *, layout="annotations", label_column=No
         relative = path.relative_to(data_dir).as_posix()
         own = by_file.get(relative, events.iloc[0:0]).reset_index(drop=True)
         clips.append(Clip(path=path, file=relative, label=None, recording=recording_of(relative), events=own))
-    return clips, skipped
+    return _with_recordings(clips, data_dir, recording_pattern), skipped
 
 
 def split_by_recording(recordings, labels, *, test_fraction=0.25, seed=0):
@@ -213,6 +222,10 @@ class WindowDataset:
     ``index`` columns: file, recording, label, start_s, level_db (mean band power before
     normalisation, dB), padded (the clip was shorter than a window), split ("train" or "test");
     for annotated recordings also type and event_overlap (share of the window covered by events).
+    ``events`` (annotated layouts only, else None): one row per annotated event of a recording that
+    gave windows, columns file, recording, start_s, end_s (s), label, type, split.
+    ``recording_rule`` names the rule that assigned recordings (:mod:`dolphin_ae.recordings`) and
+    ``recording_warning`` is its warning when every file is a recording of its own (else None).
     """
 
     windows: np.ndarray
@@ -220,6 +233,9 @@ class WindowDataset:
     front_end: FrontEnd
     skipped: list = field(default_factory=list)
     layout: str = "folders"
+    events: pd.DataFrame | None = None
+    recording_rule: str = "file names"
+    recording_warning: str | None = None
 
     @property
     def is_silence(self):
@@ -237,6 +253,11 @@ class WindowDataset:
             _link_or_copy_npy(self.windows, temporary)
         with atomic_path(directory / INDEX_FILE) as temporary:
             self.index.to_csv(temporary, index=False)
+        if self.events is not None:
+            with atomic_path(directory / EVENTS_FILE) as temporary:
+                self.events.to_csv(temporary, index=False)
+        else:
+            (directory / EVENTS_FILE).unlink(missing_ok=True)
         # Written last: its presence says the two files above are complete.
         write_json(directory / DATASET_FILE, {
             "front_end": self.front_end.to_dict(),
@@ -244,6 +265,9 @@ class WindowDataset:
             "layout": self.layout,
             "n_windows": int(self.windows.shape[0]),
             "window_shape": list(self.windows.shape[1:]),
+            "n_recordings": int(self.index["recording"].nunique()),
+            "recording_rule": self.recording_rule,
+            "recording_warning": self.recording_warning,
         })
 
     @classmethod
@@ -258,15 +282,18 @@ class WindowDataset:
             raise ParameterError(f"{directory / WINDOWS_FILE}: holds {windows.shape[0]} windows, "
                                  f"{DATASET_FILE} says {meta['n_windows']}")
         index = read_index(directory / INDEX_FILE)
+        events = read_index(directory / EVENTS_FILE) if (directory / EVENTS_FILE).is_file() else None
         return cls(windows=windows, index=index, front_end=FrontEnd(**meta["front_end"]), skipped=meta["skipped"],
-                   layout=meta.get("layout", "folders"))
+                   layout=meta.get("layout", "folders"), events=events,
+                   recording_rule=meta.get("recording_rule", "file names"),
+                   recording_warning=meta.get("recording_warning"))
 
 
 def read_index(path):
     """A window index table; labels such as "NA" stay strings, a missing type is ""."""
-    index = pd.read_csv(path, keep_default_na=False, na_values={"start_s": [""], "level_db": [""],
+    index = pd.read_csv(path, keep_default_na=False, na_values={"start_s": [""], "end_s": [""], "level_db": [""],
                                                                 "event_overlap": [""]})
-    for column in ("file", "recording", "label", "type"):
+    for column in ("file", "recording", "label", "type", "split"):
         if column in index.columns:
             index[column] = index[column].astype(str)
     return index
@@ -324,23 +351,28 @@ def cache_key(data_dir, clips, tables, options):
     return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
-def _scan(data_dir, layout, label_column):
+def _scan(data_dir, layout, label_column, recording_pattern):
     data_dir = Path(data_dir)
     if layout not in LAYOUTS:
         raise ParameterError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+    compile_recording_pattern(recording_pattern)  # a bad pattern fails before any file is read
     if not data_dir.is_dir():
         raise NoUsableAudioError(f"{data_dir}: is not a folder")
     if layout == "auto":
         layout = detect_layout(data_dir)
+    # recordings.csv decides the split, so it is part of the cache key like the annotation tables.
+    assignment = [data_dir / RECORDINGS_FILE] if (data_dir / RECORDINGS_FILE).is_file() else []
     if layout == "folders":
-        return layout, scan_labelled_folder(data_dir), [], []
-    clips, skipped = scan_annotated_recordings(data_dir, layout=layout, label_column=label_column)
+        return layout, scan_labelled_folder(data_dir, recording_pattern=recording_pattern), [], assignment
+    clips, skipped = scan_annotated_recordings(data_dir, layout=layout, label_column=label_column,
+                                               recording_pattern=recording_pattern)
     tables = [data_dir / ANNOTATIONS_FILE] if layout == "annotations" else find_raven_tables(data_dir)
-    return layout, clips, skipped, tables
+    return layout, clips, skipped, list(tables) + assignment
 
 
 def extract_windows(data_dir, *, front_end=None, channel=0, min_duration_s=0.0, layout="auto",
-                    min_event_overlap=0.5, label_column=None, pad_mode="reflect", cache_dir=None, progress=False):
+                    min_event_overlap=0.5, label_column=None, pad_mode="reflect", recording_pattern=None,
+                    cache_dir=None, progress=False):
     """Labelled, normalised windows of every usable file of ``data_dir`` (no split), cached.
 
     Parameters
@@ -358,6 +390,9 @@ def extract_windows(data_dir, *, front_end=None, channel=0, min_duration_s=0.0, 
         Raven tables' label column; None picks ``Annotation``, ``Label``, ``Type``, ... .
     pad_mode : {"reflect", "zeros"}
         How clips shorter than a window are padded.
+    recording_pattern : str or None
+        Regular expression whose first group names a file's recording (see
+        :mod:`dolphin_ae.recordings`; a ``recordings.csv`` in ``data_dir`` takes precedence).
     cache_dir : str, Path or None
         Where the windows are cached (memory-mapped); None keeps them in memory, uncached.
 
@@ -372,14 +407,28 @@ def extract_windows(data_dir, *, front_end=None, channel=0, min_duration_s=0.0, 
     ------
     NoUsableAudioError
         No file yields a window.
+    ParameterError
+        ``recording_pattern`` is not a regular expression with a group, or ``recordings.csv`` leaves
+        files out.
     """
+    windows, index, skipped, layout, _ = _extract(
+        data_dir, front_end=front_end, channel=channel, min_duration_s=min_duration_s, layout=layout,
+        min_event_overlap=min_event_overlap, label_column=label_column, pad_mode=pad_mode,
+        recording_pattern=recording_pattern, cache_dir=cache_dir, progress=progress)
+    return windows, index, skipped, layout
+
+
+def _extract(data_dir, *, front_end, channel, min_duration_s, layout, min_event_overlap, label_column, pad_mode,
+             recording_pattern, cache_dir, progress):
+    """:func:`extract_windows`, also returning the scanned clips."""
     fe = front_end or FrontEnd()
     data_dir = Path(data_dir)
     if min_duration_s < 0:
         raise ParameterError(f"min_duration_s must be >= 0 s, got {min_duration_s}")
-    layout, clips, skipped, tables = _scan(data_dir, layout, label_column)
+    layout, clips, skipped, tables = _scan(data_dir, layout, label_column, recording_pattern)
     options = {"front_end": fe.to_dict(), "channel": channel, "min_duration_s": min_duration_s, "layout": layout,
-               "min_event_overlap": min_event_overlap, "label_column": label_column, "pad_mode": pad_mode}
+               "min_event_overlap": min_event_overlap, "label_column": label_column, "pad_mode": pad_mode,
+               "recording_pattern": recording_pattern or None}
     cache = None
     if cache_dir is not None:
         cache = Path(cache_dir) / cache_key(data_dir, clips, tables, options)
@@ -388,7 +437,7 @@ def extract_windows(data_dir, *, front_end=None, channel=0, min_duration_s=0.0, 
             log.info("reading cached windows from %s", cache)
             windows = np.load(cache / WINDOWS_FILE, mmap_mode="r")
             index = read_index(cache / INDEX_FILE)
-            return windows, index, meta["skipped"], layout
+            return windows, index, meta["skipped"], layout, clips
 
     # First pass, headers only: which files are usable, and how many windows each gives.
     planned = []
@@ -452,7 +501,7 @@ def extract_windows(data_dir, *, front_end=None, channel=0, min_duration_s=0.0, 
     columns = ["file", "recording", "label", "start_s", "level_db", "padded"]
     index = index[columns + [c for c in ("type", "event_overlap") if c in index.columns]]
     if cache is None:
-        return windows[:position], index, skipped, layout
+        return windows[:position], index, skipped, layout, clips
     if position < total:
         # A file failed only when read (NaN samples, say): keep the filled rows in a smaller file.
         windows.flush()
@@ -471,7 +520,7 @@ def extract_windows(data_dir, *, front_end=None, channel=0, min_duration_s=0.0, 
         index.to_csv(temporary, index=False)
     write_json(cache / DATASET_FILE, {"options": options, "skipped": skipped, "n_windows": position})
     index = read_index(cache / INDEX_FILE)
-    return np.load(cache / WINDOWS_FILE, mmap_mode="r"), index, skipped, layout
+    return np.load(cache / WINDOWS_FILE, mmap_mode="r"), index, skipped, layout, clips
 
 
 def clear_stale_caches(cache_dir, *, keep):
@@ -486,23 +535,58 @@ def clear_stale_caches(cache_dir, *, keep):
 
 def build_window_dataset(data_dir, *, front_end=None, channel=0, min_duration_s=0.0, test_fraction=0.25,
                          seed=0, layout="auto", min_event_overlap=0.5, label_column=None, pad_mode="reflect",
-                         cache_dir=None, progress=False):
+                         recording_pattern=None, cache_dir=None, progress=False):
     """Read every recording of ``data_dir`` into normalised, labelled windows, split by recording.
 
     The options are those of :func:`extract_windows`, plus ``test_fraction`` (share of the windows,
     by recording, held out) and ``seed`` (the split's random state). A file that cannot be used is
-    logged, skipped and listed in ``skipped`` with its reason.
+    logged, skipped and listed in ``skipped`` with its reason. In the annotated layouts the result's
+    ``events`` lists every annotated event with the split of its recording. When every file is a
+    recording of its own (more than a handful of files), ``recording_warning`` says so and the
+    warning is logged.
 
     Raises
     ------
     NoUsableAudioError
         When no file yields a window.
     """
-    windows, index, skipped, layout = extract_windows(
+    if not 0 < test_fraction < 1:
+        raise ParameterError(f"test_fraction must be between 0 and 1, got {test_fraction}")
+    windows, index, skipped, layout, clips = _extract(
         data_dir, front_end=front_end, channel=channel, min_duration_s=min_duration_s, layout=layout,
-        min_event_overlap=min_event_overlap, label_column=label_column, pad_mode=pad_mode, cache_dir=cache_dir,
-        progress=progress)
+        min_event_overlap=min_event_overlap, label_column=label_column, pad_mode=pad_mode,
+        recording_pattern=recording_pattern, cache_dir=cache_dir, progress=progress)
+    rule = ("recordings.csv" if (Path(data_dir) / RECORDINGS_FILE).is_file()
+            else "recording_pattern" if recording_pattern else "file names")
+    warning = one_recording_per_file_warning(index["file"].unique(), index["recording"].unique())
+    if warning:
+        log.warning("%s: %s", data_dir, warning)
     is_test = split_by_recording(index["recording"], index["label"], test_fraction=test_fraction, seed=seed)
     index["split"] = np.where(is_test, "test", "train")
     return WindowDataset(windows=windows, index=index, front_end=front_end or FrontEnd(), skipped=skipped,
-                         layout=layout)
+                         layout=layout, events=_event_table(clips, index), recording_rule=rule,
+                         recording_warning=warning)
+
+
+def _event_table(clips, index):
+    """Every annotated event of the clips that gave windows, with its recording's split; None for clips."""
+    if not clips or clips[0].events is None:
+        return None
+    split_of = index.drop_duplicates("file").set_index("file")["split"]
+    rows = []
+    for clip in clips:
+        if clip.file not in split_of.index or clip.events is None or clip.events.empty:
+            continue
+        own = clip.events.copy()
+        own["file"] = clip.file
+        own["recording"] = clip.recording
+        own["split"] = split_of[clip.file]
+        rows.append(own)
+    columns = ["file", "recording", "start_s", "end_s", "label", "type", "split"]
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    events = pd.concat(rows, ignore_index=True)
+    if "type" not in events.columns:
+        events["type"] = events["label"]
+    events["type"] = events["type"].fillna("").astype(str)
+    return events[columns].sort_values(["file", "start_s"], kind="stable").reset_index(drop=True)

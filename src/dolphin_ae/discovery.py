@@ -19,6 +19,8 @@ hold modes of their own, are not reported.
 Scores (:func:`discovery_scores`): a discovered group *finds* a motif when more than half of its
 members (``min_purity``) are renditions of that motif. Precision is the share of groups that find
 a motif; recall is the share of planted motifs (with at least two renditions) found by some group.
+They need a motif truth: data without one (no ``motif`` column in its truth table) has no
+precision or recall, and ``null`` is what a run reports.
 """
 
 from dataclasses import dataclass, field
@@ -27,6 +29,10 @@ import numpy as np
 
 from dolphin_ae.dtw import SequenceSet, dtw_pairs
 from dolphin_ae.exceptions import ParameterError
+
+# The 2019 study's density rule (ORIGINAL_PIPELINE.md): k = 3 neighbours, modes above the 15th
+# percentile of density, on the DTW distances of raw codes with gap penalty 10.
+SEED_DENSITY_SETTINGS = {"k": 3, "percentile": 15.0, "gap_penalty": 10.0}
 
 
 @dataclass

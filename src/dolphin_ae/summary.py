@@ -79,6 +79,36 @@ def headline_table(metrics):
                                   columns=["this run", "baseline (this run)", "baseline", "2019 study", "2019 source"])
 
 
+def discovery_note(metrics):
+    """One sentence on motif discovery for the summary page: its precision and recall, or that they
+    were not measured (no motif truth); "" when the discovery stage did not run."""
+    section = metrics.get("discovery")
+    if not isinstance(section, dict):
+        return ""
+    if section.get("precision") is None and section.get("recall") is None:
+        note = ("Motif discovery: precision and recall not measured: this data set has no motif truth "
+                "(no motif column in its truth table)")
+        if section.get("measured"):
+            note = ("Motif discovery: no group was found and the test calls hold no motif heard twice, so precision "
+                    "and recall are not defined")
+        standin = section.get("contour_family_standin")
+        if isinstance(standin, dict) and standin.get("recall") is not None:
+            precision = standin.get("precision")
+            note += (f". A weaker check kept apart from them, the contour family standing in for a motif, gives "
+                     f"precision {'none' if precision is None else f'{precision:.2f}'} and recall "
+                     f"{standin['recall']:.2f}")
+        return note + "."
+
+    def number(value, missing="none (no group)"):
+        return missing if value is None else f"{value:.2f}"
+
+    no_planted = "none (no motif heard twice)"
+    return (f"Motif discovery on the test recordings: our rule's groups reach precision "
+            f"{number(section.get('precision'))} and recall {number(section.get('recall'), no_planted)} against "
+            f"{section.get('n_planted')} planted motifs; {section.get('seed_rule') or 'the seed density rule'} "
+            f"reaches precision {number(section.get('seed_precision'))} and recall "
+            f"{number(section.get('seed_recall'), no_planted)}.")
+
 def run_table(manifest):
     """Profile, commit, backend, devices, Python and platform of a run, one row each."""
     report = manifest.get("report", {})
