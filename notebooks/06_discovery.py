@@ -38,7 +38,7 @@ seed_gap_penalty: float = 10.0  # the seed's DTW gap penalty, for raw codes (cod
 unit_gap_penalty: float = 0.3  # DTW gap penalty for unit-length codes (code units)
 n_candidates: int = 15  # shortcut: candidate neighbours per sequence whose DTW is computed
 gallery_groups: int = 5  # discovered groups drawn per rule
-gallery_members: int = 6  # clips drawn per group
+gallery_members: int = 5  # clips drawn per group
 
 # %%
 import time

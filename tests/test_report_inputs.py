@@ -139,24 +139,11 @@ def test_every_profile_passes_the_checks(tmp_path):
         check_parameters(values, declared, origins={name: profile for name in values})
 
 
-# Parameters declared in more than one notebook with a different type or default. Each entry is a
-# known disagreement awaiting its fix; the lead removes it once the fix is merged.
-KNOWN_DISAGREEMENTS = {
-    # 06_discovery's code_scaling (default whiten_l2) means another thing than 04/05's (default l2);
-    # another change renames 06's parameter.
-    "code_scaling",
-    # 05_clustering's gallery_members defaults to 5 clips per cluster, 06_discovery's to 6 per group
-    # (every profile sets one value for both).
-    "gallery_members",
-}
-
-
 def test_a_parameter_shared_by_notebooks_means_one_thing(tmp_path):
     declared = declarations(_inspected_repo_notebooks(tmp_path))
     disagreements = {name: found for name, found in declared.items()
                      if len({(type_name, repr(default)) for _, type_name, default in found}) > 1}
-    assert set(disagreements) <= KNOWN_DISAGREEMENTS, {n: d for n, d in disagreements.items()
-                                                       if n not in KNOWN_DISAGREEMENTS}
+    assert not disagreements, disagreements
 
 
 def test_every_declared_default_is_allowed(tmp_path):

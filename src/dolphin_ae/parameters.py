@@ -17,6 +17,7 @@ import ast
 from dolphin_ae.audio import PAD_MODES
 from dolphin_ae.clustering import SCALINGS, WINDOW_METHODS
 from dolphin_ae.dataset import LAYOUTS
+from dolphin_ae.discovery_settings import DISCOVERY_SCALINGS
 from dolphin_ae.exceptions import ParameterError
 from dolphin_ae.projection import PROJECTIONS
 from dolphin_ae.spectrogram import MAGNITUDES, NORMALIZATIONS
@@ -38,6 +39,7 @@ CHOICES = {
     "conv_activation": CONV_ACTIVATIONS,
     "lr_schedule": LR_SCHEDULES,
     "code_scaling": SCALINGS,
+    "discovery_code_scaling": DISCOVERY_SCALINGS,
     "headline_method": WINDOW_METHODS,
 }
 # List parameter name -> the values each of its items may take.
