@@ -171,7 +171,7 @@ comparison = pd.DataFrame(comparison_rows, index=["V-measure", "ARI", "signals o
                                                   "signals only: ARI"]).T.astype(float)
 codes_signals_v = codes_k_true["signals"]["v_measure"] if codes_k_true["signals"] else None
 glue("umap_components", umap_components, display=False)
-glue("clustering_verdict", verdict(f"the codes' {method_names[headline_method]}", headline["v_measure"],
+glue("clustering_verdict", verdict(f"the codes' clustering ({method_names[headline_method]})", headline["v_measure"],
                                    {peer: s["v_measure"] for peer, s in peer_scores.items()},
                                    measure="V-measure against the true classes"), display=False)
 glue("clustering_signals_verdict", verdict("KMeans on the codes", codes_signals_v,

@@ -9,11 +9,12 @@ import pytest
 pytestmark = pytest.mark.slow
 
 REPORT = [sys.executable, "-m", "dolphin_ae", "report", "--profile", "ci"]
-# Floors the ci profile's synthetic truth leaves room above (measured at the ci profile: see the
-# comments where each is used).
+# Floors the ci profile's synthetic truth leaves room above. Measured at the ci profile (seed 0): the
+# band-profile peer 0.902 silence balanced accuracy (energy threshold 0.527) and 0.826 signal-type
+# accuracy; V-measures of the peers, of KMeans on the codes with k true, and on the signals 0.32-0.52.
 GBM_SILENCE_FLOOR = 0.8
 GBM_SIGNAL_TYPE_FLOOR = 0.6
-CLUSTERING_V_FLOOR = 0.02
+CLUSTERING_V_FLOOR = 0.1
 
 
 def test_book_has_every_chapter(built_run):
@@ -56,8 +57,10 @@ def test_metrics_carry_the_design_keys(built_run):
     for peer in ("avgn", "umap_kmeans"):
         assert set(clustering_peers[peer]) >= {"v_measure", "ari", "signals_v_measure"}, peer
     assert clustering_peers["umap_kmeans"]["n_clusters"] == 4
-    # Each clustering is better than chance on windows whose classes differ by construction.
-    for value in (clustering["v_measure"], clustering["v_measure_k_true"], clustering["signals"]["v_measure"],
+    # Each clustering with k = the true classes, and each peer, is far better than chance on windows
+    # whose classes differ by construction. (HDBSCAN on the codes of a 2-epoch model may find one
+    # cluster, V 0, so the headline has no floor at this profile.)
+    for value in (clustering["v_measure_k_true"], clustering["signals"]["v_measure"],
                   clustering["baseline_umap_hdbscan_v_measure"],
                   *(clustering_peers[peer][key] for peer in ("avgn", "umap_kmeans")
                     for key in ("v_measure", "signals_v_measure"))):

@@ -132,5 +132,7 @@ def test_the_verdict_says_who_wins_from_the_numbers():
     assert text == "On balanced accuracy, gradient boosting on the band profile (0.960) beats the network (0.880)."
     text = verdict("the network", 0.97, peers, measure="balanced accuracy")
     assert text.startswith("No peer beats the network") and "best peer reaches 0.960" in text
-    assert "beat the network" in verdict("the network", 0.5, peers, measure="balanced accuracy")
+    assert verdict("the network", 0.5, peers, measure="balanced accuracy") == (
+        "On balanced accuracy, gradient boosting on the band profile (0.960) and band-level threshold (0.700) "
+        "beat the network (0.500).")
     assert "not measured" in verdict("the network", None, peers, measure="V-measure")

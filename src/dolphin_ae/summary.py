@@ -87,7 +87,8 @@ def verdict(network_name, network_value, peer_values, *, measure, names=None):
         known = [v for v in peer_values.values() if v is not None and np.isfinite(v)]
         best = f" (the best peer reaches {max(known):.3f})" if known else ""
         return (f"No peer beats {network_name} on {measure}: it reaches {network_value:.3f}{best}.")
-    listed = ", ".join(f"{names.get(peer, peer)} ({value:.3f})" for peer, value in better)
+    parts = [f"{names.get(peer, peer)} ({value:.3f})" for peer, value in better]
+    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
     verb = "beats" if len(better) == 1 else "beat"
     return f"On {measure}, {listed} {verb} {network_name} ({network_value:.3f})."
 
