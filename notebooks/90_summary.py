@@ -14,7 +14,7 @@
 # # Results at a glance
 #
 # The headline numbers of this edition of the book, each beside what the 2019 study reported and beside
-# a simple baseline measured on the same test recordings. Every number on this page is read from the
+# the peers, methods that need no autoencoder, measured on the same test windows. Every number on this page is read from the
 # run's `metrics.json` when the book is built; the chapters explain how each was measured.
 
 # %% tags=["parameters"]
@@ -26,7 +26,7 @@ from pathlib import Path
 from myst_nb import glue
 
 from dolphin_ae.runio import read_json, read_metrics
-from dolphin_ae.summary import discovery_note, headline_table, lookup
+from dolphin_ae.summary import discovery_note, headline_table, lookup, peer_line
 
 run_dir = Path(run_dir)
 metrics = read_metrics(run_dir)
@@ -39,6 +39,7 @@ for key in ("silence.balanced_accuracy", "silence.recall_not_silence", "silence.
 glue("summary_discovery_note", discovery_note(metrics) or "The discovery chapter did not run.", display=False)
 glue("summary_seed_balanced_accuracy", float(table.loc["silence detector: balanced accuracy", "2019 study"]), display=False)
 glue("summary_seed_recall_not_silence", float(table.loc["silence detector: recall of signals", "2019 study"]), display=False)
+glue("summary_peer_line", peer_line(metrics), display=False)
 
 # %% [markdown]
 # ## The silence detector
@@ -50,6 +51,11 @@ glue("summary_seed_recall_not_silence", float(table.loc["silence detector: recal
 # to {glue:text}`summary_seed_balanced_accuracy:.3f`, keeping {glue:text}`summary_seed_recall_not_silence:.1%`
 # of the signals, and it was measured on its own training windows. A threshold on band energy, with no
 # network at all, reaches {glue:text}`summary_baseline_energy_balanced_accuracy:.3f`.
+#
+# ## Where a peer wins
+#
+# **{glue:text}`summary_peer_line`** Each peer is fitted on the training recordings and scored on the
+# same test windows as the network; the table below gives every pair.
 #
 # ## The autoencoder
 #
@@ -63,8 +69,9 @@ glue("summary_seed_recall_not_silence", float(table.loc["silence detector: recal
 #
 # ## Every headline number
 #
-# One row per measurement this run made (at the {glue:text}`summary_profile` profile). Empty cells: the
-# 2019 study computed no such number, or the measurement has no baseline. Small profiles train small
+# One row per measurement this run made (at the {glue:text}`summary_profile` profile); a row named
+# "peer: ..." repeats the network's number beside that peer's. Empty cells: the 2019 study computed no
+# such number, or the measurement has no baseline. Small profiles train small
 # models for a few epochs, so their numbers test the pipeline rather than the method.
 
 # %%

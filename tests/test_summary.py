@@ -6,6 +6,9 @@ from dolphin_ae.summary import (
     SEED_CONFUSION_MATRIX as SUMMARY_SEED_MATRIX,
     headline_table,
     lookup,
+    peer_line,
+    peers_beating_the_network,
+    verdict,
     parameter_table,
     reproduce_command,
     skipped_files_table,
@@ -92,3 +95,63 @@ def test_discovery_without_motif_truth_says_not_measured():
 
     table = headline_table({"discovery": {"precision": None, "recall": None}})
     assert not any(label.startswith("discovery") for label in table.index)
+
+
+PEERED = {
+    "silence": {"balanced_accuracy": 0.88, "recall_not_silence": 0.8, "recall_silence": 0.96},
+    "baseline_energy": {"balanced_accuracy": 0.70},
+    "silence_peers": {"energy_global": {"balanced_accuracy": 0.70},
+                      "energy_per_recording": {"balanced_accuracy": 0.85},
+                      "band_profile_gbm": {"balanced_accuracy": 0.96}},
+    "clustering": {"v_measure": 0.30, "ari": 0.2, "v_measure_k_true": 0.25, "signals": {"v_measure": 0.5}},
+    "clustering_peers": {"avgn": {"v_measure": 0.38, "ari": 0.1, "signals_v_measure": 0.35},
+                         "umap_kmeans": {"v_measure": 0.31, "ari": 0.3, "signals_v_measure": None}},
+    "signal_type": {"accuracy": 0.70, "balanced_accuracy": 0.65},
+    "signal_type_peers": {"band_profile_gbm": {"accuracy": 0.90, "balanced_accuracy": 0.88}},
+}
+
+
+def test_headline_table_puts_each_peer_beside_the_network():
+    table = headline_table(PEERED)
+    row = table.loc["silence detector: balanced accuracy, peer: gradient boosting on the band profile"]
+    assert (row["this run"], row["baseline (this run)"]) == (0.88, 0.96)
+    assert table.loc["clustering: V-measure, peer: AVGN: 2-D UMAP + HDBSCAN of log spectrograms",
+                     "baseline (this run)"] == 0.38
+    assert table.loc["clustering: V-measure, KMeans with k = true classes", "this run"] == 0.25
+    assert table.loc["clustering: V-measure, signal windows only", "this run"] == 0.5
+    # A peer with no measurement (null) has no row.
+    assert not any(label.startswith("clustering: V-measure, signal windows only, peer: 10-D") for label in table.index)
+    labels = list(table.index)
+    # Each peer's row follows its measurement's.
+    assert labels.index("silence detector: balanced accuracy") + 1 == labels.index(
+        "silence detector: balanced accuracy, peer: band-level threshold")
+
+
+def test_the_peers_that_beat_the_network_are_named_from_the_numbers():
+    beating = peers_beating_the_network(PEERED)
+    assert set(zip(beating["measure"], beating["peer"])) == {
+        ("silence detector: balanced accuracy", "gradient boosting on the band profile"),
+        ("clustering: V-measure", "AVGN: 2-D UMAP + HDBSCAN of log spectrograms"),
+        ("clustering: V-measure", "10-D UMAP + KMeans (k true) of raw windows"),
+        ("clustering: adjusted Rand index", "10-D UMAP + KMeans (k true) of raw windows"),
+        ("signal type: accuracy (4 classes)", "gradient boosting on the band profile"),
+        ("signal type: balanced accuracy", "gradient boosting on the band profile"),
+    }
+    line = peer_line(PEERED)
+    assert "gradient boosting on the band profile on silence detector: balanced accuracy (0.960" in line
+    network_wins = {**PEERED, "silence_peers": {"band_profile_gbm": {"balanced_accuracy": 0.5}},
+                    "clustering_peers": {}, "signal_type_peers": {}}
+    assert peer_line(network_wins) == "No peer beats the network on any measurement of this run."
+    assert peer_line({"silence": {"balanced_accuracy": 0.9}}) == "No peer was measured in this run."
+
+
+def test_the_verdict_says_who_wins_from_the_numbers():
+    peers = {"band_profile_gbm": 0.96, "energy_global": 0.70, "energy_per_recording": None}
+    text = verdict("the network", 0.88, peers, measure="balanced accuracy")
+    assert text == "On balanced accuracy, gradient boosting on the band profile (0.960) beats the network (0.880)."
+    text = verdict("the network", 0.97, peers, measure="balanced accuracy")
+    assert text.startswith("No peer beats the network") and "best peer reaches 0.960" in text
+    assert verdict("the network", 0.5, peers, measure="balanced accuracy") == (
+        "On balanced accuracy, gradient boosting on the band profile (0.960) and band-level threshold (0.700) "
+        "beat the network (0.500).")
+    assert "not measured" in verdict("the network", None, peers, measure="V-measure")

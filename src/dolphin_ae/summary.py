@@ -29,13 +29,82 @@ HEADLINES = (
     ("clustering: V-measure", "clustering.v_measure", None, "no metric computed",
      "clustering.baseline_umap_hdbscan_v_measure", "UMAP + HDBSCAN"),
     ("clustering: adjusted Rand index", "clustering.ari", None, "no metric computed", None, ""),
+    ("clustering: V-measure, KMeans with k = true classes", "clustering.v_measure_k_true", None, "no metric computed",
+     None, ""),
+    ("clustering: V-measure, signal windows only", "clustering.signals.v_measure", None, "no metric computed", None,
+     ""),
     ("discovery: precision", "discovery.precision", None, "no metric computed", None, ""),
     ("discovery: recall", "discovery.recall", None, "no metric computed", None, ""),
     ("signal type: accuracy (4 classes)", "signal_type.accuracy", 0.827, "IJCNN 2020 code (tag v4.0)", None, ""),
+    ("signal type: balanced accuracy", "signal_type.balanced_accuracy", None, "not reported", None, ""),
     ("field detection: region recall", "detect.region_recall", None, "not measured (no truth for its regions)",
      None, ""),
     ("field detection: region precision", "detect.region_precision", None, "not measured", None, ""),
 )
+
+
+# How the book names each peer (dolphin_ae.peers).
+PEER_NAMES = {
+    "energy_global": "band-level threshold",
+    "energy_per_recording": "level above its recording's median, threshold",
+    "band_profile_gbm": "gradient boosting on the band profile",
+    "avgn": "AVGN: 2-D UMAP + HDBSCAN of log spectrograms",
+    "umap_kmeans": "10-D UMAP + KMeans (k true) of raw windows",
+}
+
+
+def peers_that_beat(network_value, peer_values):
+    """The peers whose score is above the network's, best first, as ``[(peer, value)]``.
+
+    ``peer_values`` is ``{peer: value}``; a missing (None or NaN) value, or a missing network value,
+    beats nothing.
+    """
+    if network_value is None or not np.isfinite(network_value):
+        return []
+    better = [(peer, float(value)) for peer, value in peer_values.items()
+              if value is not None and np.isfinite(value) and value > network_value]
+    return sorted(better, key=lambda item: -item[1])
+
+
+def verdict(network_name, network_value, peer_values, *, measure, names=None):
+    """One sentence, computed from the numbers, saying whether any peer beats the network.
+
+    Parameters
+    ----------
+    network_name : str
+        How the text names the network's method.
+    network_value : float
+    peer_values : dict
+        ``{peer: value}``, with the peers' keys (named through ``names``, default :data:`PEER_NAMES`).
+    measure : str
+        The measure's name, e.g. "balanced accuracy".
+    """
+    names = PEER_NAMES if names is None else names
+    if network_value is None or not np.isfinite(network_value):
+        return f"The {measure} of {network_name} was not measured."
+    better = peers_that_beat(network_value, peer_values)
+    if not better:
+        known = [v for v in peer_values.values() if v is not None and np.isfinite(v)]
+        best = f" (the best peer reaches {max(known):.3f})" if known else ""
+        return (f"No peer beats {network_name} on {measure}: it reaches {network_value:.3f}{best}.")
+    parts = [f"{names.get(peer, peer)} ({value:.3f})" for peer, value in better]
+    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    verb = "beats" if len(better) == 1 else "beat"
+    return f"On {measure}, {listed} {verb} {network_name} ({network_value:.3f})."
+
+
+# Peers beside the network (dolphin_ae.peers), scored on the same test windows: the network's metrics
+# key, then (peer, the peer's key) for each peer.
+PEER_ROWS = {
+    "silence.balanced_accuracy": [(peer, f"silence_peers.{peer}.balanced_accuracy")
+                                  for peer in ("energy_global", "energy_per_recording", "band_profile_gbm")],
+    "clustering.v_measure": [(peer, f"clustering_peers.{peer}.v_measure") for peer in ("avgn", "umap_kmeans")],
+    "clustering.ari": [(peer, f"clustering_peers.{peer}.ari") for peer in ("avgn", "umap_kmeans")],
+    "clustering.signals.v_measure": [(peer, f"clustering_peers.{peer}.signals_v_measure")
+                                     for peer in ("avgn", "umap_kmeans")],
+    "signal_type.accuracy": [("band_profile_gbm", "signal_type_peers.band_profile_gbm.accuracy")],
+    "signal_type.balanced_accuracy": [("band_profile_gbm", "signal_type_peers.band_profile_gbm.balanced_accuracy")],
+}
 
 
 def lookup(metrics, key, default=None):
@@ -61,6 +130,8 @@ def headline_table(metrics):
     pandas.DataFrame
         Index: the measurement. Columns ``this run``, ``baseline (this run)``, ``baseline``,
         ``2019 study``, ``2019 source``; NaN where not measured. Rows whose stage did not run are left out.
+        Each peer of :data:`PEER_ROWS` adds a row after its measurement's, with the network's value in
+        ``this run`` and the peer's in ``baseline (this run)``.
     """
     rows = {}
     for label, key, seed_value, seed_source, baseline_key, baseline_name in HEADLINES:
@@ -75,6 +146,12 @@ def headline_table(metrics):
             "2019 study": np.nan if seed_value is None else float(seed_value),
             "2019 source": seed_source,
         }
+        for peer, peer_key in PEER_ROWS.get(key, []):
+            peer_value = lookup(metrics, peer_key)
+            if peer_value is not None:
+                rows[f"{label}, peer: {PEER_NAMES[peer]}"] = {
+                    "this run": float(value), "baseline (this run)": float(peer_value),
+                    "baseline": f"peer: {PEER_NAMES[peer]}", "2019 study": np.nan, "2019 source": ""}
     return pd.DataFrame.from_dict(rows, orient="index",
                                   columns=["this run", "baseline (this run)", "baseline", "2019 study", "2019 source"])
 
@@ -108,6 +185,39 @@ def discovery_note(metrics):
             f"{section.get('n_planted')} planted motifs; {section.get('seed_rule') or 'the seed density rule'} "
             f"reaches precision {number(section.get('seed_precision'))} and recall "
             f"{number(section.get('seed_recall'), no_planted)}.")
+
+
+def peers_beating_the_network(metrics):
+    """Every peer that scores above the network on the same windows, as a table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``measure`` (the headline label), ``peer`` (its name), ``network``, ``peer score``;
+        one row per peer that beats the network, empty when none does or no peer was measured.
+    """
+    labels = {key: label for label, key, *_ in HEADLINES}
+    rows = []
+    for key, peers in PEER_ROWS.items():
+        network = lookup(metrics, key)
+        values = {peer: lookup(metrics, peer_key) for peer, peer_key in peers}
+        for peer, value in peers_that_beat(None if network is None else float(network), values):
+            rows.append((labels[key], PEER_NAMES[peer], float(network), value))
+    return pd.DataFrame(rows, columns=["measure", "peer", "network", "peer score"])
+
+
+def peer_line(metrics):
+    """One sentence naming each peer that beats the network, or saying that none does."""
+    beating = peers_beating_the_network(metrics)
+    measured = any(lookup(metrics, peer_key) is not None for peers in PEER_ROWS.values() for _, peer_key in peers)
+    if not measured:
+        return "No peer was measured in this run."
+    if beating.empty:
+        return "No peer beats the network on any measurement of this run."
+    parts = [f"{row['peer']} on {row['measure']} ({row['peer score']:.3f} against the network's "
+             f"{row['network']:.3f})" for row in beating.to_dict("records")]
+    return "Peers that beat the network: " + "; ".join(parts) + "."
+
 
 def run_table(manifest):
     """Profile, commit, backend, devices, Python and platform of a run, one row each."""
