@@ -1,9 +1,9 @@
 """Choose the band-profile peer's feature resolution on development data sets, and write the table.
 
 The gradient-boosting peer of chapter 03 (:class:`dolphin_ae.peers.BandProfileClassifier`) sees
-``band_profile_features`` of each normalised window at a coarse resolution (``BAND_PROFILE_BANDS``
-bands, ``BAND_PROFILE_FRAMES`` frame groups, ``max_bins`` 32 in ``GBM_PARAMETERS``), chosen for run
-time. This script measures what the resolution costs and gains on development data only: synthetic
+``band_profile_features`` of each normalised window at a reduced resolution (``BAND_PROFILE_BANDS``
+bands, ``BAND_PROFILE_FRAMES`` frame groups, ``max_bins`` in ``GBM_PARAMETERS``): full resolution
+costs minutes per fit on 2 cores, and peers.py uses the row this script chose. This script measures what the resolution costs and gains on development data only: synthetic
 data sets made with seeds of their own (default 101 and 102, never 0, the seed every profile
 scores), synthesised and cut into windows exactly as chapter 01 does (its parameter cell's defaults
 with the profile's values over them, default the ``cpu`` profile), split by recording with the
@@ -43,7 +43,7 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = ROOT / "bench" / "tables" / "peer_features.csv"
-# name -> (n_bands, n_frames, max_bins); "coarse" is the setting of peers.py.
+# name -> (n_bands, n_frames, max_bins); peers.py uses the row the committed table chose ("fine").
 SETTINGS = {"coarse": (64, 32, 32), "fine": (128, 64, 64), "full": (256, 128, 255)}
 DEFAULT_SETTINGS = ("coarse", "fine")
 SCORES = ("silence_balanced_accuracy", "type_balanced_accuracy")

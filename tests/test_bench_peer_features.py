@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "peer_features.py"
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "bench" / "peer_features.py"
 spec = importlib.util.spec_from_file_location("bench_peer_features", SCRIPT)
 bench = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(bench)
@@ -58,15 +59,19 @@ def test_settings_parse_and_chapter_01_defaults_are_read():
     assert defaults["n_bins"] == 256 and defaults["synth_mode"] == "clips" and defaults["test_fraction"] == 0.25
 
 
-def test_the_coarse_setting_is_the_peer_of_peers_py():
+def test_the_chosen_setting_is_the_peer_of_peers_py():
     from dolphin_ae.peers import BAND_PROFILE_BANDS, BAND_PROFILE_FRAMES, GBM_PARAMETERS, BandProfileClassifier
 
-    assert bench.SETTINGS["coarse"] == (BAND_PROFILE_BANDS, BAND_PROFILE_FRAMES, GBM_PARAMETERS["max_bins"])
+    # peers.py uses the row the committed development table chose.
+    chosen = pd.read_csv(REPO / "bench" / "tables" / "peer_features.csv").query("chosen")
+    assert len(chosen) == 1
+    setting = bench.SETTINGS[chosen["setting"].item()]
+    assert setting == (BAND_PROFILE_BANDS, BAND_PROFILE_FRAMES, GBM_PARAMETERS["max_bins"])
     rng = np.random.default_rng(0)
     windows = rng.normal(size=(60, 8, 70)).astype(np.float32)
     classes = np.arange(60) % 2
     windows[classes == 1, :, :10] += 1.0
     train, test = np.arange(40), np.arange(40, 60)
-    predicted, seconds = bench.fit_predict(windows, classes, train, test, bench.SETTINGS["coarse"])
+    predicted, seconds = bench.fit_predict(windows, classes, train, test, setting)
     expected = BandProfileClassifier().fit(windows[train], classes[train]).predict(windows[test])
     assert np.array_equal(predicted, expected) and seconds > 0
