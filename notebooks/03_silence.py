@@ -44,7 +44,8 @@ from myst_nb import glue
 
 from dolphin_ae.dataset import WindowDataset
 from dolphin_ae.heads import on_features, split_encoder
-from dolphin_ae.peers import PEER_NAMES, signal_type_peer, silence_peers, verdict
+from dolphin_ae.peers import (BAND_PROFILE_BANDS, BAND_PROFILE_FRAMES, PEER_NAMES, signal_type_peer, silence_peers,
+                              verdict)
 from dolphin_ae.plots import plot_class_confusion, plot_confusion_matrices, plot_level_histogram
 from dolphin_ae.runio import record_stage, save_model, update_metrics
 from dolphin_ae.silence import (
@@ -135,6 +136,8 @@ glue("silence_verdict", verdict("the network detector", network["balanced_accura
                                 {peer: m["balanced_accuracy"] for peer, m in peers.items()},
                                 measure="balanced accuracy on the test windows"), display=False)
 glue("silence_peer_seconds", silence_peer_seconds, display=False)
+glue("gbm_bands", BAND_PROFILE_BANDS, display=False)
+glue("gbm_frames", BAND_PROFILE_FRAMES, display=False)
 
 # %% [markdown]
 # ```{glue:figure} confusion_matrices
@@ -156,8 +159,10 @@ glue("silence_peer_seconds", silence_peer_seconds, display=False)
 #
 # The gradient boosting (scikit-learn's `HistGradientBoostingClassifier`, fixed settings, classes
 # weighted by inverse frequency as the network's head is) sees, for each normalised window, the mean,
-# spread and maximum over time of each of 64 frequency bands and the mean and spread of the frames:
-# how the sound is shaped in frequency and time, not how loud it is.
+# spread and maximum over time of each of {glue:text}`gbm_bands` frequency bands and the mean and
+# spread of {glue:text}`gbm_frames` groups of frames: how the sound is shaped in frequency and time,
+# not how loud it is. That resolution was chosen on synthetic development sets of other seeds by
+# `bench/peer_features.py` (its table: `bench/tables/peer_features.csv`), never on these windows.
 
 # %%
 table = pd.DataFrame(
