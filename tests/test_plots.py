@@ -1,6 +1,8 @@
 import numpy as np
+import pytest
 from matplotlib.figure import Figure
 
+from dolphin_ae.exceptions import ParameterError
 from dolphin_ae.plots import (
     plot_confusion_matrices,
     plot_level_histogram,
@@ -88,3 +90,14 @@ def test_each_panel_carries_its_own_player_on_one_colour_scale():
                             rf'<audio id="player{i}"></audio>', cell)
     with pytest.raises(ParameterError, match="one player per figure"):
         panel_gallery_html(panels, players[:3])
+
+
+def test_five_confusion_matrices_wrap_into_rows_of_three():
+    matrices = {f"m{k}": [[k + 1, 1], [1, k + 1]] for k in range(5)}
+    fig = plot_confusion_matrices(matrices)
+    shown = [ax for ax in fig.axes if ax.get_visible() and ax.get_title()]
+    assert [ax.get_title() for ax in shown] == list(matrices)
+    rows = sorted({round(ax.get_position().y0, 3) for ax in shown})
+    assert len(rows) == 2
+    with pytest.raises(ParameterError, match="max_columns"):
+        plot_confusion_matrices(matrices, max_columns=0)

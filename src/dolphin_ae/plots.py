@@ -95,12 +95,19 @@ def plot_window_grid(windows, titles, *, front_end=None, ncols=4, colorbar_label
     return fig
 
 
-def plot_confusion_matrices(matrices, *, class_names=("not silence", "silence")):
-    """Side-by-side 2x2 matrices, ``{title: matrix}``; colour is the share of each true class (%).
+def plot_confusion_matrices(matrices, *, class_names=("not silence", "silence"), max_columns=3):
+    """2x2 matrices side by side, ``{title: matrix}``, at most ``max_columns`` to a row (so that each
+    stays readable on a book page); colour is the share of each true class (%).
 
     Rows are the truth, columns the prediction, as in the seed's table; each cell shows its count.
     """
-    fig, axes = _subplots(1, len(matrices), figsize=(3.6 * len(matrices) + 0.8, 3.4), squeeze=False)
+    if max_columns < 1:
+        raise ParameterError(f"max_columns must be at least 1, got {max_columns}")
+    ncols = min(len(matrices), max_columns)
+    nrows = -(-len(matrices) // ncols)
+    fig, axes = _subplots(nrows, ncols, figsize=(3.6 * ncols + 0.8, 3.4 * nrows), squeeze=False)
+    for ax in axes.flat[len(matrices):]:
+        ax.set_visible(False)
     mappable = None
     for ax, (title, matrix) in zip(axes.flat, matrices.items()):
         matrix = np.asarray(matrix, dtype=float)
