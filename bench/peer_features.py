@@ -166,13 +166,9 @@ def choose(per_set, *, tolerance=0.01, current=None):
 
 def write_table(summary, provenance, path=TABLE):
     """Write the table (CSV) and ``<name>.json`` beside it: ``provenance`` plus the chosen row."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    summary.to_csv(path, index=False, float_format="%.4f")
-    chosen = summary[summary["chosen"]].iloc[0]
-    meta = {**provenance, "chosen": {c: (v.item() if hasattr(v, "item") else v) for c, v in chosen.items()}}
-    path.with_suffix(".json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
-    return path
+    from dolphin_ae.runio import write_chosen_table
+
+    return write_chosen_table(summary, provenance, path)
 
 
 def main(argv=None):

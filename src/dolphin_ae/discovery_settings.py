@@ -25,6 +25,7 @@ from dolphin_ae.clustering import scale_codes
 from dolphin_ae.discovery import discovery_scores, knn_from_distances, median_pair_distance, tight_groups
 from dolphin_ae.dtw import SequenceSet, pairwise_dtw
 from dolphin_ae.exceptions import ParameterError
+from dolphin_ae.runio import write_chosen_table
 
 # The repository's committed table (bench/tables/), found from this file: src/dolphin_ae/ -> repository root.
 DEVELOPMENT_TABLE = Path(__file__).resolve().parents[2] / "bench" / "tables" / "discovery_settings.csv"
@@ -125,14 +126,8 @@ def summarise_settings(per_set):
 
 def write_settings_table(summary, provenance, path=DEVELOPMENT_TABLE):
     """Write the table (CSV) and, beside it, ``<name>.json``: ``provenance`` plus the chosen row."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    summary.to_csv(path, index=False, float_format="%.4f")
-    chosen = summary[summary["chosen"]].iloc[0]
-    meta = {**provenance, "chosen": {c: (chosen[c].item() if hasattr(chosen[c], "item") else chosen[c])
-                                     for c in SETTING_COLUMNS + ["mean_precision", "mean_recall", "objective"]}}
-    path.with_suffix(".json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
-    return path
+    return write_chosen_table(summary, provenance, path,
+                              chosen_columns=SETTING_COLUMNS + ["mean_precision", "mean_recall", "objective"])
 
 
 def read_settings_table(path=DEVELOPMENT_TABLE):

@@ -120,6 +120,22 @@ def read_metrics(run_dir):
     return read_json(Path(run_dir) / METRICS_FILE)
 
 
+def write_chosen_table(table, provenance, path, *, chosen_columns=None):
+    """Write a development table (CSV, floats to 4 decimals) and ``<name>.json`` beside it, atomically.
+
+    ``table`` is a DataFrame with a boolean ``chosen`` column marking one row; the JSON holds
+    ``provenance`` (command, seeds, ...) plus that row's ``chosen_columns`` (all columns when None).
+    Returns the CSV's path.
+    """
+    path = Path(path)
+    with atomic_path(path) as temporary:
+        table.to_csv(temporary, index=False, float_format="%.4f")
+    chosen = table[table["chosen"]].iloc[0]
+    columns = list(table.columns) if chosen_columns is None else list(chosen_columns)
+    write_json(path.with_suffix(".json"), {**provenance, "chosen": {column: chosen[column] for column in columns}})
+    return path
+
+
 def save_array(path, array):
     """Save a NumPy array as ``.npy`` atomically."""
     with atomic_path(path) as temporary:
