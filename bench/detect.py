@@ -30,7 +30,7 @@ def _child(model_dir, wav, block_s):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import soundfile
 
-    from dolphin_ae.detect import DetectionOptions, detect_batch, load_detector_run
+    from dolphin_ae.field.detect import DetectionOptions, detect_batch, load_detector_run
 
     run = load_detector_run(model_dir)
     rss_loaded_mb = _current_rss_mb()
@@ -55,10 +55,10 @@ def _current_rss_mb():
 def _make_model_dir(directory, filters):
     import keras
 
-    from dolphin_ae.detect import write_detector_run
+    from dolphin_ae.field.detect import write_detector_run
     from dolphin_ae.models.conv_v5 import build_conv_v5_encoder
-    from dolphin_ae.silence import build_silence_detector, build_silence_head
-    from dolphin_ae.spectrogram import FrontEnd
+    from dolphin_ae.train.silence import build_silence_detector, build_silence_head
+    from dolphin_ae.audio.spectrogram import FrontEnd
 
     keras.utils.set_random_seed(0)
     encoder = build_conv_v5_encoder(filters=filters)
@@ -85,7 +85,7 @@ def main(argv=None):
     if args.child:
         return _child(*args.child, args.block_s)
 
-    from dolphin_ae.synth_long import write_long_recording
+    from dolphin_ae.data.synth_long import write_long_recording
 
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="bench_detect_"))
     work.mkdir(parents=True, exist_ok=True)

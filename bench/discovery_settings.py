@@ -6,7 +6,7 @@ whistle clips are encoded by the encoder of a finished run, as sequences of code
 frames; the codes are scaled with the statistics of that run's *training* windows, as chapter 6
 does; the tight-group rule runs at every setting of the grid (code scaling, neighbours, link
 ratio, gap penalty) and is scored against the planted motifs. The mean over the sets picks the
-setting (:func:`dolphin_ae.discovery_settings.summarise_settings`).
+setting (:func:`dolphin_ae.analysis.discovery_settings.summarise_settings`).
 
     # the table the book cites: a cpu-profile encoder, six development sets of 16 sessions
     PYTHONPATH=src python bench/discovery_settings.py runs/cpu
@@ -29,13 +29,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dolphin_ae.clustering import code_statistics
-from dolphin_ae.dataset import WindowDataset
-from dolphin_ae.discovery_settings import (DEFAULT_GRID, DEVELOPMENT_TABLE, evaluate_settings, summarise_settings,
+from dolphin_ae.analysis.clustering import code_statistics
+from dolphin_ae.data.dataset import WindowDataset
+from dolphin_ae.analysis.discovery_settings import (DEFAULT_GRID, DEVELOPMENT_TABLE, evaluate_settings, summarise_settings,
                                            write_settings_table)
-from dolphin_ae.sequences import encode_clips, load_truth
-from dolphin_ae.synth import synthesize_dataset
-from dolphin_ae.training import predict_windows
+from dolphin_ae.analysis.sequences import encode_clips, load_truth
+from dolphin_ae.data.synth import synthesize_dataset
+from dolphin_ae.train.training import predict_windows
 
 
 def development_sequences(encoder, front_end, folder, *, seed, sessions, whistles, n_motifs, motif_fraction):

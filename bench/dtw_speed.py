@@ -13,8 +13,8 @@ import time
 
 import numpy as np
 
-from dolphin_ae.discovery import approximate_knn, knn_from_distances, neighbour_agreement
-from dolphin_ae.dtw import (SequenceSet, dtw_distance, dtw_distance_reference, measure_pairwise_cost,
+from dolphin_ae.analysis.discovery import approximate_knn, knn_from_distances, neighbour_agreement
+from dolphin_ae.analysis.dtw import (SequenceSet, dtw_distance, dtw_distance_reference, measure_pairwise_cost,
                             pairwise_dtw, scaling_exponent)
 
 

@@ -49,7 +49,7 @@ def main():
 
     import librosa
 
-    from dolphin_ae.spectrogram import FrontEnd, band_spectrogram
+    from dolphin_ae.audio.spectrogram import FrontEnd, band_spectrogram
 
     fe = FrontEnd()
     rng = np.random.default_rng(0)

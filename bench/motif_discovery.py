@@ -21,13 +21,13 @@ import numpy as np
 import pandas as pd
 import soundfile
 
-from dolphin_ae import synth
-from dolphin_ae.clustering import agglomerative_from_distances, clustering_scores, scale_codes
-from dolphin_ae.discovery import (density_modes, discovery_scores, knn_from_distances, median_pair_distance,
+from dolphin_ae.data import synth
+from dolphin_ae.analysis.clustering import agglomerative_from_distances, clustering_scores, scale_codes
+from dolphin_ae.analysis.discovery import (density_modes, discovery_scores, knn_from_distances, median_pair_distance,
                                   tight_groups)
-from dolphin_ae.dtw import pairwise_dtw
-from dolphin_ae.sequences import encode_clips, load_truth
-from dolphin_ae.spectrogram import FrontEnd
+from dolphin_ae.analysis.dtw import pairwise_dtw
+from dolphin_ae.analysis.sequences import encode_clips, load_truth
+from dolphin_ae.audio.spectrogram import FrontEnd
 
 
 def band_power(x, sr, fmin_hz):

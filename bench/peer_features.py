@@ -1,6 +1,6 @@
 """Choose the band-profile peer's feature resolution on development data sets, and write the table.
 
-The gradient-boosting peer of chapter 03 (:class:`dolphin_ae.peers.BandProfileClassifier`) sees
+The gradient-boosting peer of chapter 03 (:class:`dolphin_ae.analysis.peers.BandProfileClassifier`) sees
 ``band_profile_features`` of each normalised window at a reduced resolution (``BAND_PROFILE_BANDS``
 bands, ``BAND_PROFILE_FRAMES`` frame groups, ``max_bins`` in ``GBM_PARAMETERS``): full resolution
 costs minutes per fit on 2 cores, and peers.py uses the row this script chose. This script measures what the resolution costs and gains on development data only: synthetic
@@ -73,9 +73,9 @@ def chapter_parameters(path=ROOT / "notebooks" / "01_data.py"):
 
 def development_set(folder, parameters, *, seed):
     """Synthesise one development set in ``folder`` and cut it into windows as chapter 01 does."""
-    from dolphin_ae.dataset import build_window_dataset
-    from dolphin_ae.spectrogram import FrontEnd
-    from dolphin_ae.synth import synthesize_dataset
+    from dolphin_ae.data.dataset import build_window_dataset
+    from dolphin_ae.audio.spectrogram import FrontEnd
+    from dolphin_ae.data.synth import synthesize_dataset
 
     p = parameters
     front_end = FrontEnd(sr=p["sr"], n_fft=p["n_fft"], hop_length=p["hop_length"], fmin_hz=p["fmin_hz"],
@@ -100,7 +100,7 @@ def fit_predict(windows, classes, train, test, setting, *, random_state=0):
     """:class:`BandProfileClassifier`'s fit and predict at ``setting``; (predicted test classes, seconds)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    from dolphin_ae.peers import GBM_PARAMETERS, band_profile_features
+    from dolphin_ae.analysis.peers import GBM_PARAMETERS, band_profile_features
 
     n_bands, n_frames, max_bins = setting
     started = time.perf_counter()
@@ -112,8 +112,8 @@ def fit_predict(windows, classes, train, test, setting, *, random_state=0):
 
 def evaluate(dataset, settings, *, random_state=0):
     """One row per setting for one development set: both peers' scores on its test recordings and seconds."""
-    from dolphin_ae.silence import silence_metrics
-    from dolphin_ae.signal_type import encode_labels, signal_classes, signal_type_metrics
+    from dolphin_ae.train.silence import silence_metrics
+    from dolphin_ae.train.signal_type import encode_labels, signal_classes, signal_type_metrics
 
     train, test = dataset.split_indices("train"), dataset.split_indices("test")
     is_silence = dataset.is_silence
@@ -172,8 +172,8 @@ def write_table(summary, provenance, path=TABLE):
 
 
 def main(argv=None):
-    from dolphin_ae.peers import BAND_PROFILE_BANDS, BAND_PROFILE_FRAMES, GBM_PARAMETERS
-    from dolphin_ae.report import load_profile
+    from dolphin_ae.analysis.peers import BAND_PROFILE_BANDS, BAND_PROFILE_FRAMES, GBM_PARAMETERS
+    from dolphin_ae.book.report import load_profile
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[101, 102],

@@ -4,7 +4,7 @@ For each model, in one run and on the same machine:
 
 - ``baseline``: a fresh model, ``compile("adam", "mse")`` and ``model.fit(x, x)`` on an in-memory
   float32 array with Keras's defaults (batch size 32, float32, no XLA);
-- ``ours``: ``dolphin_ae.training.train_autoencoder`` reading the same windows batch by batch from a
+- ``ours``: ``dolphin_ae.train.training.train_autoencoder`` reading the same windows batch by batch from a
   memory-mapped ``.npy`` file, at the same batch size, float32;
 - ``ours-bf16``: the same with the model built under ``precision_policy(True)`` (bfloat16 compute);
 - ``ours-xla`` (with ``--jit-compile``): the same with XLA compilation.
@@ -31,7 +31,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from dolphin_ae.models import MODEL_BUILDERS, build_model, model_options  # noqa: E402
-from dolphin_ae.training import EpochTimer, precision_policy, train_autoencoder  # noqa: E402
+from dolphin_ae.train.training import EpochTimer, precision_policy, train_autoencoder  # noqa: E402
 
 
 def steady_rate(n_windows, epoch_seconds):

@@ -64,13 +64,13 @@ import pandas as pd
 from IPython.display import HTML, Audio, display
 from myst_nb import glue
 
-from dolphin_ae.dataset import build_window_dataset, scan_annotated_recordings
-from dolphin_ae.examples import event_audio, example_events
-from dolphin_ae.plots import (panel_gallery_html, plot_annotated_spectrogram, plot_message, plot_spectrogram_panels,
+from dolphin_ae.data.dataset import build_window_dataset, scan_annotated_recordings
+from dolphin_ae.audio.examples import event_audio, example_events
+from dolphin_ae.viz.plots import (panel_gallery_html, plot_annotated_spectrogram, plot_message, plot_spectrogram_panels,
                               plot_window_grid)
 from dolphin_ae.runio import atomic_path, record_stage
-from dolphin_ae.spectrogram import FrontEnd, band_spectrogram
-from dolphin_ae.synth import synthesize_dataset
+from dolphin_ae.audio.spectrogram import FrontEnd, band_spectrogram
+from dolphin_ae.data.synth import synthesize_dataset
 
 started = time.perf_counter()
 run_dir = Path(run_dir)

@@ -60,11 +60,11 @@ import numpy as np
 import pandas as pd
 from myst_nb import glue
 
-from dolphin_ae.dataset import WindowDataset, split_by_recording
+from dolphin_ae.data.dataset import WindowDataset, split_by_recording
 from dolphin_ae.models import build_model, model_options
-from dolphin_ae.plots import plot_loss_curves, plot_reconstructions
+from dolphin_ae.viz.plots import plot_loss_curves, plot_reconstructions
 from dolphin_ae.runio import record_stage, save_model, update_metrics, write_json
-from dolphin_ae.training import (
+from dolphin_ae.train.training import (
     pca_reconstruction_mse,
     precision_policy,
     predict_windows,

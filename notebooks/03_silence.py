@@ -42,13 +42,13 @@ import numpy as np
 import pandas as pd
 from myst_nb import glue
 
-from dolphin_ae.dataset import WindowDataset
-from dolphin_ae.heads import on_features, split_encoder
-from dolphin_ae.peers import (BAND_PROFILE_BANDS, BAND_PROFILE_FRAMES, PEER_NAMES, signal_type_peer, silence_peers,
+from dolphin_ae.data.dataset import WindowDataset
+from dolphin_ae.train.heads import on_features, split_encoder
+from dolphin_ae.analysis.peers import (BAND_PROFILE_BANDS, BAND_PROFILE_FRAMES, PEER_NAMES, signal_type_peer, silence_peers,
                               verdict)
-from dolphin_ae.plots import plot_class_confusion, plot_confusion_matrices, plot_level_histogram
+from dolphin_ae.viz.plots import plot_class_confusion, plot_confusion_matrices, plot_level_histogram
 from dolphin_ae.runio import record_stage, save_model, update_metrics
-from dolphin_ae.silence import (
+from dolphin_ae.train.silence import (
     SEED_CONFUSION_MATRIX,
     build_silence_detector,
     build_silence_head,
@@ -56,7 +56,7 @@ from dolphin_ae.silence import (
     silence_metrics,
     train_silence_head,
 )
-from dolphin_ae.signal_type import (
+from dolphin_ae.train.signal_type import (
     SEED_ACCURACY,
     SEED_BURST_RECALL,
     build_signal_type_classifier,
@@ -66,7 +66,7 @@ from dolphin_ae.signal_type import (
     signal_type_metrics,
     train_signal_type_head,
 )
-from dolphin_ae.training import predict_windows
+from dolphin_ae.train.training import predict_windows
 
 started = time.perf_counter()
 run_dir = Path(run_dir)

@@ -46,15 +46,15 @@ import pandas as pd
 from IPython.display import HTML, display
 from myst_nb import glue
 
-from dolphin_ae.clustering import cluster_windows, scale_codes
-from dolphin_ae.dataset import WindowDataset
-from dolphin_ae.plots import plot_reconstructions
-from dolphin_ae.plots_analysis import hover_map_html, plot_conv_filters, plot_projection_grid, plot_thumbnail_map
-from dolphin_ae.projection import (PROJECTION_NAMES, neighbour_label_agreement, project, spread_subset,
+from dolphin_ae.analysis.clustering import cluster_windows, scale_codes
+from dolphin_ae.data.dataset import WindowDataset
+from dolphin_ae.viz.plots import plot_reconstructions
+from dolphin_ae.viz.analysis import hover_map_html, plot_conv_filters, plot_projection_grid, plot_thumbnail_map
+from dolphin_ae.analysis.projection import (PROJECTION_NAMES, neighbour_label_agreement, project, spread_subset,
                                    stratified_subset)
 from dolphin_ae.runio import record_stage, save_array, update_metrics
-from dolphin_ae.sequences import find_data_dir, load_truth, with_truth
-from dolphin_ae.training import predict_windows
+from dolphin_ae.analysis.sequences import find_data_dir, load_truth, with_truth
+from dolphin_ae.train.training import predict_windows
 
 started = time.perf_counter()
 run_dir = Path(run_dir)

@@ -54,21 +54,21 @@ import pandas as pd
 from IPython.display import Audio, Markdown, display
 from myst_nb import glue
 
-from dolphin_ae.clustering import (WINDOW_METHODS, agglomerative_from_distances, cluster_windows, clustering_scores,
+from dolphin_ae.analysis.clustering import (WINDOW_METHODS, agglomerative_from_distances, cluster_windows, clustering_scores,
                                    hdbscan_labels, scale_codes)
-from dolphin_ae.dataset import WindowDataset
-from dolphin_ae.dtw import (SequenceSet, dtw_distance, dtw_distance_reference, measure_pairwise_cost,
+from dolphin_ae.data.dataset import WindowDataset
+from dolphin_ae.analysis.dtw import (SequenceSet, dtw_distance, dtw_distance_reference, measure_pairwise_cost,
                             pairwise_dtw, scaling_exponent)
 from dolphin_ae.exceptions import ParameterError
-from dolphin_ae.peers import PEER_NAMES, clustering_peers, code_scores_k_true, verdict
-from dolphin_ae.plots_analysis import (plot_clip_gallery, plot_contingency, plot_distance_matrix,
+from dolphin_ae.analysis.peers import PEER_NAMES, clustering_peers, code_scores_k_true, verdict
+from dolphin_ae.viz.analysis import (plot_clip_gallery, plot_contingency, plot_distance_matrix,
                                        plot_dtw_scaling)
-from dolphin_ae.projection import stratified_subset
+from dolphin_ae.analysis.projection import stratified_subset
 from dolphin_ae.runio import record_stage, save_array, update_metrics
-from dolphin_ae.sequences import (SEED_SEQUENCE_SETTINGS, clip_sources, clip_spectrogram, encode_clips,
+from dolphin_ae.analysis.sequences import (SEED_SEQUENCE_SETTINGS, clip_sources, clip_spectrogram, encode_clips,
                                   find_data_dir, gallery_spectrograms, load_event_truth, load_truth,
                                   seed_settings_label, sequence_items, with_truth)
-from dolphin_ae.training import predict_windows
+from dolphin_ae.train.training import predict_windows
 
 started = time.perf_counter()
 run_dir = Path(run_dir)

@@ -50,20 +50,20 @@ import pandas as pd
 from IPython.display import Audio, Markdown, display
 from myst_nb import glue
 
-from dolphin_ae.clustering import code_statistics, scale_codes
-from dolphin_ae.dataset import WindowDataset
-from dolphin_ae.discovery import (SEED_DENSITY_SETTINGS, approximate_knn, density_modes, discovery_scores,
+from dolphin_ae.analysis.clustering import code_statistics, scale_codes
+from dolphin_ae.data.dataset import WindowDataset
+from dolphin_ae.analysis.discovery import (SEED_DENSITY_SETTINGS, approximate_knn, density_modes, discovery_scores,
                                   knn_from_distances, median_pair_distance, neighbour_agreement,
                                   sampled_median_distance, tight_groups)
-from dolphin_ae.discovery_settings import (DEVELOPMENT_TABLE, DISCOVERY_SCALINGS, SETTING_COLUMNS, chosen_settings,
+from dolphin_ae.analysis.discovery_settings import (DEVELOPMENT_TABLE, DISCOVERY_SCALINGS, SETTING_COLUMNS, chosen_settings,
                                            read_settings_table)
-from dolphin_ae.dtw import SequenceSet, pairwise_dtw
+from dolphin_ae.analysis.dtw import SequenceSet, pairwise_dtw
 from dolphin_ae.exceptions import ParameterError
-from dolphin_ae.plots_analysis import plot_clip_gallery, plot_distance_matrix
+from dolphin_ae.viz.analysis import plot_clip_gallery, plot_distance_matrix
 from dolphin_ae.runio import record_stage, update_metrics
-from dolphin_ae.sequences import (NO_MOTIF, clip_sources, clip_spectrogram, discovery_truth, find_data_dir,
+from dolphin_ae.analysis.sequences import (NO_MOTIF, clip_sources, clip_spectrogram, discovery_truth, find_data_dir,
                                   gallery_spectrograms, has_motif_truth, seed_settings_label)
-from dolphin_ae.training import predict_windows
+from dolphin_ae.train.training import predict_windows
 
 started = time.perf_counter()
 if discovery_code_scaling not in DISCOVERY_SCALINGS:

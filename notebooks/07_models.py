@@ -56,9 +56,9 @@ import numpy as np
 import pandas as pd
 from myst_nb import glue
 
-from dolphin_ae.compare import Contender, compare_autoencoders
-from dolphin_ae.dataset import WindowDataset, split_by_recording
-from dolphin_ae.plots import plot_model_comparison
+from dolphin_ae.train.compare import Contender, compare_autoencoders
+from dolphin_ae.data.dataset import WindowDataset, split_by_recording
+from dolphin_ae.viz.plots import plot_model_comparison
 from dolphin_ae.runio import record_stage, update_metrics
 
 started = time.perf_counter()

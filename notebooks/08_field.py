@@ -39,11 +39,11 @@ import soundfile
 from IPython.display import Audio, display
 from myst_nb import glue
 
-from dolphin_ae.detect import DetectionOptions, detect_batch, embed_batch, load_detector_run, region_recall_precision
-from dolphin_ae.plots import plot_regions
+from dolphin_ae.field.detect import DetectionOptions, detect_batch, embed_batch, load_detector_run, region_recall_precision
+from dolphin_ae.viz.plots import plot_regions
 from dolphin_ae.runio import update_metrics
-from dolphin_ae.spectrogram import band_spectrogram
-from dolphin_ae.synth_long import write_long_recording
+from dolphin_ae.audio.spectrogram import band_spectrogram
+from dolphin_ae.data.synth_long import write_long_recording
 
 run_dir = Path(run_dir)
 field_dir = run_dir / "field"

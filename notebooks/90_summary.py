@@ -26,7 +26,7 @@ from pathlib import Path
 from myst_nb import glue
 
 from dolphin_ae.runio import read_json, read_metrics
-from dolphin_ae.summary import discovery_note, headline_table, lookup, peer_line
+from dolphin_ae.book.summary import discovery_note, headline_table, lookup, peer_line
 
 run_dir = Path(run_dir)
 metrics = read_metrics(run_dir)

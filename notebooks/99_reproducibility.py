@@ -31,7 +31,7 @@ from IPython.display import Markdown
 from myst_nb import glue
 
 from dolphin_ae.runio import read_json
-from dolphin_ae.summary import (
+from dolphin_ae.book.summary import (
     package_table,
     parameter_table,
     reproduce_command,

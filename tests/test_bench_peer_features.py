@@ -60,7 +60,7 @@ def test_settings_parse_and_chapter_01_defaults_are_read():
 
 
 def test_the_chosen_setting_is_the_peer_of_peers_py():
-    from dolphin_ae.peers import BAND_PROFILE_BANDS, BAND_PROFILE_FRAMES, GBM_PARAMETERS, BandProfileClassifier
+    from dolphin_ae.analysis.peers import BAND_PROFILE_BANDS, BAND_PROFILE_FRAMES, GBM_PARAMETERS, BandProfileClassifier
 
     # peers.py uses the row the committed development table chose.
     chosen = pd.read_csv(REPO / "bench" / "tables" / "peer_features.csv").query("chosen")

@@ -4,7 +4,7 @@ import sys
 import pandas as pd
 
 from dolphin_ae.cli import main
-from dolphin_ae.report import parse_overrides
+from dolphin_ae.book.report import parse_overrides
 
 
 def test_synth_writes_a_dataset(tmp_path, capsys):
@@ -49,7 +49,7 @@ def _run_dir(tmp_path, *, dataset="valid", detector=b"PK\x03\x04 not a keras arc
     """A run directory for detect/embed whose dataset.json or models/silence_detector.keras is broken."""
     import json
 
-    from dolphin_ae.spectrogram import FrontEnd
+    from dolphin_ae.audio.spectrogram import FrontEnd
 
     run_dir = tmp_path / "run"
     (run_dir / "models").mkdir(parents=True)

@@ -9,7 +9,7 @@ from dolphin_ae.exceptions import DolphinAEError, ParameterError
 
 
 def _synth(args):
-    from dolphin_ae.synth import synthesize_dataset, synthesized_files
+    from dolphin_ae.data.synth import synthesize_dataset, synthesized_files
 
     counts = {"whistle": args.clips, "burst": args.clips, "click": args.clips, "noise": args.noise_clips}
     truth = synthesize_dataset(args.out, mode=args.mode, n_sessions=args.sessions, clips_per_label=counts, sr=args.sr,
@@ -28,7 +28,7 @@ def _report(args):
 
     from papermill.exceptions import PapermillExecutionError
 
-    from dolphin_ae.report import parse_overrides, run_report
+    from dolphin_ae.book.report import parse_overrides, run_report
 
     try:
         result = run_report(profile=args.profile, data_dir=args.data, run_dir=args.run_dir,
@@ -47,7 +47,7 @@ def _report(args):
 
 
 def _detection_options(args):
-    from dolphin_ae.detect import DetectionOptions
+    from dolphin_ae.field.detect import DetectionOptions
 
     return DetectionOptions(step_frames=args.step_frames, min_gap_s=args.min_gap_s, min_region_s=args.min_region_s,
                             channel=args.channel, block_s=args.block_s, batch_size=args.batch_size).check()
@@ -72,7 +72,7 @@ def _check_suffix(option, path, suffixes, what):
 
 
 def _detect(args):
-    from dolphin_ae.detect import detect_batch, load_detector_run
+    from dolphin_ae.field.detect import detect_batch, load_detector_run
 
     _check_suffix("--out", args.out, (".csv",), "detect writes its regions as CSV")
     if args.wav is not None:
@@ -84,7 +84,7 @@ def _detect(args):
 
 
 def _embed(args):
-    from dolphin_ae.detect import embed_batch, load_detector_run
+    from dolphin_ae.field.detect import embed_batch, load_detector_run
 
     _check_suffix("--out", args.out, (".parquet", ".csv"), "embeddings are written as Parquet or CSV")
     options = _detection_options(args)

@@ -1,0 +1,1 @@
+"""Audio in: loading and validating recordings, the spectrogram front end, example players."""

@@ -1,0 +1,1 @@
+"""Data sets: annotations, recordings, window data sets and their cache, synthetic soundscapes."""

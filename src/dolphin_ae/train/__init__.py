@@ -1,0 +1,1 @@
+"""Training: the autoencoder loop and its state, the heads on frozen codes (silence, signal type), model comparison."""

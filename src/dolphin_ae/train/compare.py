@@ -1,0 +1,123 @@
+"""Autoencoders trained side by side: the same windows, the same epochs, one table row each.
+
+Every row trains here, on the same training and validation windows, for the same number of
+epochs, and is scored on the same test windows against one PCA fitted on those training windows;
+no row is read from another chapter's results.
+"""
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from dolphin_ae.exceptions import ParameterError
+from dolphin_ae.train.heads import on_features, split_encoder
+from dolphin_ae.models import MODEL_BUILDERS, build_model, model_options
+from dolphin_ae.train.silence import build_silence_head, silence_metrics, train_silence_head
+from dolphin_ae.train.training import (
+    pca_reconstruction_mse,
+    precision_policy,
+    predict_windows,
+    reconstruction_mse,
+    train_autoencoder,
+)
+
+
+@dataclass(frozen=True)
+class Contender:
+    """One row: ``model`` with its ConvNet layers (``conv_activation``, ``conv_batch_norm``; the LSTM
+    models ignore them), its learning-rate schedule and its early-stopping ``patience`` (0: none)."""
+
+    label: str
+    model: str
+    conv_activation: str = "leaky"
+    conv_batch_norm: bool = False
+    lr_schedule: str = "cosine"
+    patience: int = 0
+
+    def settings(self):
+        """The row's training and layer choices in words."""
+        training = f"{self.lr_schedule} rate, patience {self.patience}" if self.patience else f"{self.lr_schedule} rate"
+        if self.model != "conv_v5":
+            return training
+        norm = "batch norm" if self.conv_batch_norm else "no batch norm"
+        return f"{self.conv_activation} activation, {norm}, {training}"
+
+
+def compare_autoencoders(windows, is_silence, contenders, *, train_indices, validation_indices, test_indices,
+                         sizes, epochs, batch_size=10, learning_rate=1e-3, jit_compile=False, mixed_precision=False,
+                         silence_epochs=32, silence_batch_size=10, checkpoint_dir=None, seed=0):
+    """Train each of ``contenders`` and score it on the test windows; returns ``(rows, pca_mse)``.
+
+    Parameters
+    ----------
+    windows : np.ndarray, shape (n_windows, frames, bins)
+        Normalised windows (memory-mapped is fine).
+    is_silence : np.ndarray of bool, shape (n_windows,)
+        Truth of the silence heads.
+    contenders : sequence of Contender
+        One row each, labels unique.
+    train_indices, validation_indices, test_indices : arrays of window indices
+        Shared by every row.
+    sizes : dict
+        ``model_options`` keywords shared by every row: ``conv_filters``, ``lstm_width``,
+        ``kernel_size``, ``latent_dim``, ``output_activation``.
+    epochs : int
+        Training epochs of every row (fewer only where a row's ``patience`` stops it early).
+
+    Returns
+    -------
+    rows : dict
+        Label -> sizes, settings, encoder and autoencoder parameters, training windows, epochs,
+        training s per epoch (median after the first, which includes tracing), training windows
+        per s, test MSE, PCA test MSE, test MSE / PCA MSE, silence balanced accuracy (a silence head
+        on the frozen encoder, threshold 0.5, test windows).
+    pca_mse : float
+        Test MSE of a PCA with ``latent_dim`` components fitted on the training windows.
+    """
+    labels = [contender.label for contender in contenders]
+    if len(set(labels)) != len(labels):
+        raise ParameterError(f"the compared rows need distinct labels, got {labels}")
+    for contender in contenders:
+        if contender.model not in MODEL_BUILDERS:
+            raise ParameterError(f"compare_models: {contender.model!r} is not one of {sorted(MODEL_BUILDERS)}")
+    latent_dim = int(sizes.get("latent_dim", 128))
+    pca_mse = pca_reconstruction_mse(windows, train_indices, test_indices, n_components=latent_dim, seed=seed)
+    is_silence = np.asarray(is_silence)
+    rows = {}
+    for contender in contenders:
+        keras.utils.set_random_seed(seed)
+        options = model_options(contender.model, input_shape=tuple(windows.shape[1:]) + (1,), **sizes,
+                                conv_activation=contender.conv_activation, conv_batch_norm=contender.conv_batch_norm,
+                                seed=seed)
+        with precision_policy(mixed_precision):
+            autoencoder = build_model(contender.model, **options)
+        history = train_autoencoder(autoencoder, windows, train_indices, validation_indices=validation_indices,
+                                    epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                                    lr_schedule=contender.lr_schedule, patience=contender.patience,
+                                    jit_compile=jit_compile, checkpoint_dir=checkpoint_dir, seed=seed, verbose=0)
+        encoder = autoencoder.get_layer("encoder")
+        frozen, tail = split_encoder(encoder)
+        classifier = on_features(build_silence_head(latent_dim=encoder.output_shape[-1]), tail)
+        train_silence_head(classifier, predict_windows(frozen, windows, train_indices), is_silence[train_indices],
+                           epochs=silence_epochs, batch_size=silence_batch_size, seed=seed)
+        probability = classifier.predict(predict_windows(frozen, windows, test_indices), verbose=0)[:, 0]
+        seconds = float(np.median(history["epoch_seconds"][1:] or history["epoch_seconds"]))
+        test_mse = reconstruction_mse(autoencoder, windows, test_indices)
+        rows[contender.label] = {
+            "sizes": ", ".join(f"{k} {v}" for k, v in options.items()
+                               if k in ("filters", "lstm_units", "decoder_units") and v is not None) or "seed sizes",
+            "settings": contender.settings(),
+            "encoder parameters": encoder.count_params(),
+            "autoencoder parameters": autoencoder.count_params(),
+            "training windows": int(len(train_indices)),
+            "epochs": len(history["loss"]),
+            "training s per epoch": seconds,
+            "training windows per s": len(train_indices) / seconds,
+            "test MSE": test_mse,
+            "PCA test MSE": pca_mse,
+            "test MSE / PCA MSE": test_mse / pca_mse,
+            "silence balanced accuracy": silence_metrics(is_silence[test_indices],
+                                                         probability >= 0.5)["balanced_accuracy"],
+        }
+    return rows, pca_mse

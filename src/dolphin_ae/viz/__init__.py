@@ -1,0 +1,1 @@
+"""Figures. The only sub-package that draws."""

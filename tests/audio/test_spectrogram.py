@@ -1,0 +1,94 @@
+import numpy as np
+import pytest
+
+from conftest import tone
+from dolphin_ae.exceptions import ParameterError
+from dolphin_ae.audio.spectrogram import (
+    FrontEnd,
+    band_spectrogram,
+    normalize_windows,
+    spectrogram_windows,
+    window_level_db,
+    window_start_s,
+)
+
+
+def test_default_geometry_covers_the_seed_band():
+    fe = FrontEnd()
+    freqs = fe.frequencies_hz()
+    assert fe.fft_length == 624
+    assert freqs.shape == (256,)
+    assert freqs[0] == pytest.approx(4384.6, abs=0.1)
+    assert freqs[-1] == pytest.approx(24000.0)
+    assert np.allclose(np.diff(freqs), 48000 / 624)
+    assert fe.window_s == pytest.approx(8192 / 48000)
+
+
+def test_tone_peaks_in_its_bin():
+    fe = FrontEnd()
+    S = band_spectrogram(tone(10000.0, 0.5), fe)
+    peak_hz = fe.frequencies_hz()[np.argmax(S.mean(axis=0))]
+    assert abs(peak_hz - 10000.0) <= fe.sr / fe.fft_length / 2
+
+
+def test_frame_count_and_reference_loop_agree():
+    fe = FrontEnd(magnitude="linear")
+    rng = np.random.default_rng(0)
+    y = rng.standard_normal(20000).astype(np.float32)
+    S = band_spectrogram(y, fe)
+    n_frames = 1 + (len(y) - fe.n_fft) // fe.hop_length
+    assert S.shape == (n_frames, 256)
+    window = np.hanning(fe.n_fft + 1)[:-1]
+    for i in (0, 7, n_frames - 1):
+        frame = y[i * fe.hop_length : i * fe.hop_length + fe.n_fft] * window
+        expected = np.abs(np.fft.rfft(frame, n=fe.fft_length))[fe.first_bin : fe.first_bin + fe.n_bins]
+        np.testing.assert_allclose(S[i], expected, rtol=1e-3, atol=1e-3)
+
+
+def test_log_magnitude_is_log1p_of_linear():
+    y = tone(8000.0, 0.3)
+    linear = band_spectrogram(y, FrontEnd(magnitude="linear"))
+    np.testing.assert_allclose(band_spectrogram(y, FrontEnd(magnitude="log")), np.log1p(linear), rtol=1e-5)
+
+
+def test_windows_are_consecutive_frames():
+    fe = FrontEnd()
+    S = np.arange(300 * 256, dtype=np.float32).reshape(300, 256)
+    windows = spectrogram_windows(S, fe)
+    assert windows.shape == (1 + (300 - 128) // 64, 128, 256)
+    np.testing.assert_array_equal(windows[1], S[64:192])
+    assert np.shares_memory(windows, S)
+    assert spectrogram_windows(S[:100], fe).shape == (0, 128, 256)
+    np.testing.assert_allclose(window_start_s(3, fe), [0, fe.step_s, 2 * fe.step_s])
+
+
+def test_seed_normalisation():
+    rng = np.random.default_rng(1)
+    windows = rng.gamma(2.0, 3.0, size=(4, 128, 256)).astype(np.float32)
+    normalised = normalize_windows(windows, method="seed")
+    for raw, out in zip(windows, normalised):
+        np.testing.assert_allclose(out, (raw - raw.mean()) / (raw.std() + 1), rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(normalize_windows(windows, method="none"), windows)
+
+
+def test_level_db():
+    windows = np.full((2, 4, 4), 0.1, dtype=np.float32)
+    windows[1] *= 10
+    np.testing.assert_allclose(window_level_db(windows), [-20.0, 0.0], atol=1e-4)
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"hop_length": 0}, {"fmin_hz": 30000.0}, {"fmax_hz": 30000.0}, {"magnitude": "power"},
+    {"normalization": "zscore"}, {"n_bins": 16},
+])
+def test_bad_parameters_are_named(kwargs):
+    with pytest.raises(ParameterError, match=next(iter(kwargs)).split("_")[0]):
+        FrontEnd(**kwargs)
+
+
+def test_bad_waveforms():
+    with pytest.raises(ParameterError, match="mono"):
+        band_spectrogram(np.zeros((1000, 2), dtype=np.float32))
+    with pytest.raises(ParameterError, match="floating"):
+        band_spectrogram(np.zeros(1000, dtype=np.int16))
+    assert band_spectrogram(np.zeros(100, dtype=np.float32)).shape == (0, 256)

@@ -1,0 +1,197 @@
+"""A report's inputs.
+
+Recordings with bad files: the run goes on and names them; no usable audio stops it (slow: these run
+chapter 01). Every profile and ``--set`` value is checked against the notebooks' declarations before
+chapter 01 runs (fast: they stop before it).
+"""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from dolphin_ae.cli import main
+from dolphin_ae.exceptions import ParameterError
+from dolphin_ae.book.parameters import CHOICES, ITEM_CHOICES, check_value, declarations
+from dolphin_ae.book.report import run_report
+from dolphin_ae.data.synth import synthesize_dataset
+
+REPORT = [sys.executable, "-m", "dolphin_ae", "report", "--profile", "ci"]
+
+
+@pytest.mark.slow
+def test_a_corrupt_file_is_named_in_the_manifest_and_the_book_is_built(tmp_path):
+    data = tmp_path / "data"
+    synthesize_dataset(data, n_sessions=8, clips_per_label={"whistle": 2, "burst": 2, "click": 2, "noise": 4}, seed=0)
+    (data / "click" / "session003__broken.wav").write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt garbage")
+    run_dir = tmp_path / "run"
+    result = subprocess.run(REPORT + ["--data", str(data), "--run-dir", str(run_dir)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    skipped = manifest["stages"]["01_data"]["skipped_files"]
+    assert [entry["file"] for entry in skipped] == ["click/session003__broken.wav"]
+    assert "cannot be read as audio" in skipped[0]["reason"]
+    html = run_dir / "book" / "_build" / "html"
+    assert (html / "03_silence.html").exists()
+    assert "session003__broken.wav" in (html / "01_data.html").read_text()
+
+
+@pytest.mark.slow
+def test_no_usable_audio_stops_the_report_with_a_clear_error(tmp_path):
+    data = tmp_path / "data"
+    (data / "whistle").mkdir(parents=True)
+    (data / "whistle" / "a.wav").write_text("not audio")
+    (data / "noise").mkdir()
+    (data / "noise" / "b.wav").write_bytes(b"")
+    result = subprocess.run(REPORT + ["--data", str(data), "--run-dir", str(tmp_path / "run"), "--no-build"],
+                            capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "NoUsableAudioError" in result.stderr and "none of 2 audio files could be used" in result.stderr
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _report(capsys, tmp_path, *settings):
+    """``dolphin-ae report --profile ci --no-build --set ...`` in this process: (status, stdout, stderr)."""
+    argv = ["report", "--profile", "ci", "--no-build", "--run-dir", str(tmp_path / "run")]
+    for setting in settings:
+        argv += ["--set", setting]
+    status = main(argv)
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+@pytest.mark.parametrize("setting, expected", [
+    ("epochs=abc", "--set: epochs='abc' is a string; epochs must be an integer"),
+    ("epochs=2.5", "--set: epochs=2.5 is a number with a decimal point; epochs must be an integer"),
+    ("epochs=true", "epochs=True is true/false; epochs must be an integer"),
+    ("learning_rate=fast", "learning_rate='fast' is a string; learning_rate must be a number"),
+    ("jit_compile=1", "jit_compile=1 is an integer; jit_compile must be true or false"),
+    ("magnitude=db", "magnitude='db' is not allowed; magnitude must be one of linear, log"),
+    ("model=conv_v6", "model='conv_v6' is not allowed; model must be one of conv_v5, lstm_v4_1, lstm_v4_3, vae_v4_2"),
+    ("lr_schedule=step", "lr_schedule='step' is not allowed; lr_schedule must be one of constant, cosine"),
+    ("conv_activation=relu", "conv_activation must be one of seed, leaky"),
+    ("data_layout=csv", "data_layout must be one of auto, folders, annotations, raven"),
+    ("code_scaling=unit", "code_scaling must be one of l2, standard"),
+    ("projections=[tsne, mds]", "item 'mds' is not allowed; each item of projections must be one of tsne, umap, pca"),
+    ("projections=tsne", "projections='tsne' is a string; projections must be a list"),
+    ("conv_filters=[8, eight]", "item 'eight' is a string; each item of conv_filters must be an integer"),
+    ("compare_models=[conv_v5, pca]", "each item of compare_models must be one of conv_v5"),
+    ("conv_filters=[8, 8", "--set conv_filters=[8, 8: the value is not valid YAML"),
+])
+def test_a_bad_value_stops_the_report_before_chapter_01(capsys, tmp_path, setting, expected):
+    status, out, err = _report(capsys, tmp_path, setting)
+    assert status == 2
+    assert expected in err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("dolphin-ae: error: ")
+    assert "running" not in out
+    assert not (tmp_path / "run").exists(), "nothing is written for a run that cannot start"
+
+
+def test_the_exit_status_is_2_without_a_traceback(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "dolphin_ae", "report", "--profile", "ci", "--no-build",
+                             "--run-dir", str(tmp_path / "run"), "--set", "epochs=abc"], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("dolphin-ae: error: --set: epochs='abc' is a string; epochs must be an integer "
+                                     "(declared in 02_autoencoder)")
+    assert "running 01_data" not in result.stdout
+
+
+def test_a_missing_data_folder_stops_the_report(capsys, tmp_path):
+    status = main(["report", "--profile", "ci", "--no-build", "--run-dir", str(tmp_path / "run"),
+                   "--data", str(tmp_path / "nowhere")])
+    err = capsys.readouterr().err
+    assert status == 2 and f"--data {tmp_path / 'nowhere'}: no such folder" in err
+
+
+def _inspected_repo_notebooks(tmp_path):
+    import papermill
+
+    from dolphin_ae.book.report import _to_ipynb, notebook_sources
+
+    return {source.stem: papermill.inspect_notebook(str(_to_ipynb(source, tmp_path / f"{source.stem}.ipynb")))
+            for source in notebook_sources(REPO)}
+
+
+def test_good_values_pass_and_an_integer_may_stand_for_a_float(tmp_path):
+    declared = declarations(_inspected_repo_notebooks(tmp_path))
+    for name, value in {"learning_rate": 1, "epochs": 3, "magnitude": "log", "projections": ["umap"],
+                        "conv_filters": [8, 4, 4, 2], "compare_models": ["conv_v5", "vae_v4_2"],
+                        "jit_compile": True, "label_column": "Call"}.items():
+        check_value(name, value, declared[name], origin="--set")
+    with pytest.raises(ParameterError, match="epochs must be an integer"):
+        check_value("epochs", 3.0, declared["epochs"], origin="--set")
+
+
+def test_every_profile_passes_the_checks(tmp_path):
+    from dolphin_ae.book.parameters import check_parameters
+    from dolphin_ae.book.report import load_profile
+
+    declared = declarations(_inspected_repo_notebooks(tmp_path))
+    for profile in ("ci", "cpu", "gpu"):
+        values = load_profile(profile, REPO)
+        check_parameters(values, declared, origins={name: profile for name in values})
+
+
+def test_a_parameter_shared_by_notebooks_means_one_thing(tmp_path):
+    declared = declarations(_inspected_repo_notebooks(tmp_path))
+    disagreements = {name: found for name, found in declared.items()
+                     if len({(type_name, repr(default)) for _, type_name, default in found}) > 1}
+    assert not disagreements, disagreements
+
+
+def test_every_declared_default_is_allowed(tmp_path):
+    declared = declarations(_inspected_repo_notebooks(tmp_path))
+    for name, found in declared.items():
+        for notebook, _, default in found:
+            if name in CHOICES:
+                assert default in CHOICES[name], (notebook, name, default)
+            if name in ITEM_CHOICES:
+                assert set(default) <= set(ITEM_CHOICES[name]), (notebook, name, default)
+
+
+def test_the_choices_repeat_the_packages_own_names():
+    from dolphin_ae.models import MODEL_BUILDERS
+    from dolphin_ae.models.conv_v5 import ACTIVATIONS
+    from dolphin_ae.book.parameters import CONV_ACTIVATIONS, LR_SCHEDULES, MODEL_NAMES
+    from dolphin_ae.train.training import LR_SCHEDULES as TRAINING_SCHEDULES
+
+    assert MODEL_NAMES == tuple(MODEL_BUILDERS)
+    assert set(CONV_ACTIVATIONS) == set(ACTIVATIONS)
+    assert set(LR_SCHEDULES) == set(TRAINING_SCHEDULES)
+
+
+def _project(tmp_path, profile_text):
+    root = tmp_path / "project"
+    for folder in ("notebooks", "params", "book"):
+        (root / folder).mkdir(parents=True)
+    (root / "book" / "intro.md").write_text("# Intro\n")
+    (root / "params" / "ci.yaml").write_text(profile_text)
+    (root / "notebooks" / "01_only.py").write_text(textwrap.dedent("""\
+        # %% tags=["parameters"]
+        run_dir: str = "."  # run directory
+        epochs: int = 2  # epochs
+
+        # %%
+        print("ran")
+        """))
+    return root
+
+
+@pytest.mark.parametrize("profile_text, expected", [
+    ("epochs: [2\n", "ci.yaml: not valid YAML"),
+    ("epochs: two\n", "ci.yaml: epochs='two' is a string; epochs must be an integer"),
+    ("epoch: 2\n", "ci.yaml: unknown parameter(s) ['epoch']"),
+])
+def test_a_bad_profile_is_named_before_any_chapter(tmp_path, profile_text, expected):
+    root = _project(tmp_path, profile_text)
+    with pytest.raises(ParameterError, match=re.escape(expected)):
+        run_report(profile="ci", project_dir=root, run_dir=tmp_path / "run", build=False)
+    assert not (tmp_path / "run").exists()
+    shutil.rmtree(root)

@@ -1,0 +1,56 @@
+"""Models compared side by side: every row trained on the same windows for the same epochs."""
+
+import numpy as np
+import pytest
+
+from dolphin_ae.train.compare import Contender, compare_autoencoders
+from dolphin_ae.exceptions import ParameterError
+from dolphin_ae.train.training import pca_reconstruction_mse
+
+SIZES = {"conv_filters": (4, 4), "kernel_size": 3, "latent_dim": 6, "output_activation": "linear"}
+
+
+def _windows(n=48, seed=0):
+    # Silence windows are faint noise; signal windows carry a loud horizontal line (a "whistle").
+    rng = np.random.default_rng(seed)
+    windows = 0.1 * rng.standard_normal((n, 16, 32)).astype(np.float32)
+    is_silence = np.arange(n) % 2 == 0
+    windows[~is_silence, :, 10] += 3.0
+    return windows, is_silence
+
+
+def test_every_row_trains_on_the_same_windows_for_the_same_epochs(tmp_path):
+    windows, is_silence = _windows()
+    train, validation, test = np.arange(24), np.arange(24, 32), np.arange(32, 48)
+    contenders = [Contender("conv_v5", "conv_v5"),
+                  Contender("conv_v5 as the seed", "conv_v5", "seed", True, "constant"),
+                  Contender("conv_v5 as in chapter 02", "conv_v5", patience=5)]
+    rows, pca_mse = compare_autoencoders(windows, is_silence, contenders, train_indices=train,
+                                         validation_indices=validation, test_indices=test, sizes=SIZES, epochs=2,
+                                         batch_size=8, silence_epochs=3, silence_batch_size=8,
+                                         checkpoint_dir=tmp_path, seed=0)
+    assert list(rows) == [c.label for c in contenders]
+    assert pca_mse == pytest.approx(pca_reconstruction_mse(windows, train, test, n_components=6, seed=0))
+    for row in rows.values():
+        assert row["training windows"] == 24 and row["epochs"] == 2
+        assert row["PCA test MSE"] == pca_mse
+        assert row["test MSE / PCA MSE"] == pytest.approx(row["test MSE"] / pca_mse)
+    # Three trainings, each in its own checkpoint folder: the patience of chapter 02 is a run of its own.
+    assert len(list(tmp_path.iterdir())) == 3
+    # Patience that never triggers in 2 epochs leaves the same model as the row without it.
+    assert rows["conv_v5 as in chapter 02"]["test MSE"] == pytest.approx(rows["conv_v5"]["test MSE"], rel=1e-5)
+    # The seed's ConvNet batch-normalises the code (6) and the expanded layer (4 x 8 x 4), 4 numbers each.
+    assert rows["conv_v5 as the seed"]["autoencoder parameters"] - rows["conv_v5"]["autoencoder parameters"] \
+        == 4 * (6 + 4 * 8 * 4)
+    assert rows["conv_v5 as the seed"]["settings"] == "seed activation, batch norm, constant rate"
+    assert rows["conv_v5 as in chapter 02"]["settings"] == "leaky activation, no batch norm, cosine rate, patience 5"
+
+
+def test_rows_need_distinct_labels_and_known_models():
+    windows, is_silence = _windows(8)
+    options = dict(train_indices=np.arange(4), validation_indices=np.arange(4, 6), test_indices=np.arange(6, 8),
+                   sizes=SIZES, epochs=1)
+    with pytest.raises(ParameterError, match="distinct labels"):
+        compare_autoencoders(windows, is_silence, [Contender("a", "conv_v5"), Contender("a", "lstm_v4_1")], **options)
+    with pytest.raises(ParameterError, match="'conv_v6' is not one of"):
+        compare_autoencoders(windows, is_silence, [Contender("a", "conv_v6")], **options)
