@@ -1,0 +1,171 @@
+"""Every file and folder of a run directory, named once.
+
+A run directory (``runs/<name>/``) is written by the report's stages and read by later stages, by the
+field tool (``detect``, ``embed``) and by the book. Modules and chapters name its paths through
+``RunLayout`` instead of spelling them, so that the layout can be read (and changed) in one place::
+
+    runs/<name>/
+        manifest.json, metrics.json         parameters, versions, timings / every measured number
+        data/                               a synthetic data set made by chapter 01 (when no --data)
+        cache/                              window data sets keyed by their inputs (chapter 01)
+        windows.npy, windows.csv, dataset.json, events.csv   the windows, their index, front end, events
+        checkpoints/                        training state, resumable, keyed by training_key
+        models/                             autoencoder.keras, encoder.keras, autoencoder_history.json,
+                                            silence_detector.keras, signal_type_classifier.keras
+        embedding/                          test_codes.npy, test_window_indices.npy, map_<method>.npy
+        sequences/                          codes.npy, offsets.npy, dtw_seed.npy, dtw_unit.npy, clips.csv
+        field/                              the field chapter's recordings and tables
+        notebooks/, book/                   executed chapters and the built book
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+METRICS_FILE = "metrics.json"
+MANIFEST_FILE = "manifest.json"
+WINDOWS_FILE = "windows.npy"
+INDEX_FILE = "windows.csv"
+DATASET_FILE = "dataset.json"
+EVENTS_FILE = "events.csv"
+MODELS_DIR = "models"
+AUTOENCODER_FILE = "autoencoder.keras"
+ENCODER_FILE = "encoder.keras"
+HISTORY_FILE = "autoencoder_history.json"
+DETECTOR_FILE = "silence_detector.keras"
+SIGNAL_TYPE_FILE = "signal_type_classifier.keras"
+
+
+@dataclass(frozen=True)
+class RunLayout:
+    """The paths of one run directory ``root``; nothing is created or read here.
+
+    Examples
+    --------
+    >>> layout = RunLayout("runs/ci")
+    >>> layout.encoder.as_posix()
+    'runs/ci/models/encoder.keras'
+    """
+
+    root: Path
+
+    def __post_init__(self):
+        object.__setattr__(self, "root", Path(self.root))
+
+    # Run-wide records.
+    @property
+    def manifest(self):
+        return self.root / MANIFEST_FILE
+
+    @property
+    def metrics(self):
+        return self.root / METRICS_FILE
+
+    # Chapter 01: data and windows.
+    @property
+    def data(self):
+        """A synthetic data set written into the run when no ``--data`` is given."""
+        return self.root / "data"
+
+    @property
+    def cache(self):
+        return self.root / "cache"
+
+    @property
+    def windows(self):
+        return self.root / WINDOWS_FILE
+
+    @property
+    def index(self):
+        return self.root / INDEX_FILE
+
+    @property
+    def dataset(self):
+        return self.root / DATASET_FILE
+
+    @property
+    def events(self):
+        return self.root / EVENTS_FILE
+
+    # Chapters 02, 03 and 07: training state and models.
+    @property
+    def checkpoints(self):
+        return self.root / "checkpoints"
+
+    @property
+    def models(self):
+        return self.root / MODELS_DIR
+
+    @property
+    def autoencoder(self):
+        return self.models / AUTOENCODER_FILE
+
+    @property
+    def encoder(self):
+        return self.models / ENCODER_FILE
+
+    @property
+    def history(self):
+        return self.models / HISTORY_FILE
+
+    @property
+    def detector(self):
+        return self.models / DETECTOR_FILE
+
+    @property
+    def signal_type_classifier(self):
+        return self.models / SIGNAL_TYPE_FILE
+
+    # Chapter 04: codes of the test windows and their maps.
+    @property
+    def embedding(self):
+        return self.root / "embedding"
+
+    @property
+    def test_codes(self):
+        return self.embedding / "test_codes.npy"
+
+    @property
+    def test_window_indices(self):
+        return self.embedding / "test_window_indices.npy"
+
+    def projection_map(self, method):
+        """``embedding/map_<method>.npy`` (``method`` lower-cased, dashes dropped: ``t-SNE`` -> ``tsne``)."""
+        return self.embedding / f"map_{method.lower().replace('-', '')}.npy"
+
+    # Chapters 05 and 06: code sequences of clips and their DTW distances.
+    @property
+    def sequences(self):
+        return self.root / "sequences"
+
+    @property
+    def sequence_codes(self):
+        return self.sequences / "codes.npy"
+
+    @property
+    def sequence_offsets(self):
+        return self.sequences / "offsets.npy"
+
+    @property
+    def dtw_seed(self):
+        return self.sequences / "dtw_seed.npy"
+
+    @property
+    def dtw_unit(self):
+        return self.sequences / "dtw_unit.npy"
+
+    @property
+    def sequence_clips(self):
+        return self.sequences / "clips.csv"
+
+    # Chapter 08 and the book.
+    @property
+    def field(self):
+        return self.root / "field"
+
+    @property
+    def notebooks(self):
+        return self.root / "notebooks"
+
+    @property
+    def book(self):
+        return self.root / "book"
