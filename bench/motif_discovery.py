@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import soundfile
 
-from dolphin_ae.data import synth
+from dolphin_ae.data import synth, synth_sounds
 from dolphin_ae.analysis.clustering import agglomerative_from_distances, clustering_scores, scale_codes
 from dolphin_ae.analysis.discovery import (density_modes, discovery_scores, knn_from_distances, median_pair_distance,
                                   tight_groups)
@@ -41,23 +41,23 @@ def write_motif_clips(out_dir, *, n_motifs=5, renditions=6, n_other=40, n_sessio
     sessions = synth.make_sessions(n_sessions, rng)
     events = []
     for m in range(n_motifs):
-        family = synth.WHISTLE_CONTOURS[m % len(synth.WHISTLE_CONTOURS)]
+        family = synth_sounds.WHISTLE_CONTOURS[m % len(synth_sounds.WHISTLE_CONTOURS)]
         base_s, motif_seed = rng.uniform(0.4, 0.9), int(rng.integers(1 << 30))
         for _ in range(renditions):
             # Re-seeding draws the same contour; the duration stretches it, the rate shift moves its pitch.
             pitch = rng.uniform(0.97, 1.03)
-            y, _ = synth.whistle(base_s * rng.uniform(0.9, 1.1), int(sr * pitch), np.random.default_rng(motif_seed),
-                                 family=family)
+            y, _ = synth_sounds.whistle(base_s * rng.uniform(0.9, 1.1), int(sr * pitch),
+                                        np.random.default_rng(motif_seed), family=family)
             events.append((y, family, f"sig{m + 1:02d}"))
     for _ in range(n_other):
-        y, family = synth.whistle(rng.uniform(0.25, 1.0), sr, rng)
+        y, family = synth_sounds.whistle(rng.uniform(0.25, 1.0), sr, rng)
         events.append((y, family, ""))
     rows = []
     (Path(out_dir) / "whistle").mkdir(parents=True, exist_ok=True)
     for k, (event, family, motif) in enumerate(events):
         session = sessions[rng.integers(len(sessions))]
         margin = int(0.01 * sr)
-        y = synth.background(event.shape[0] + 2 * margin, sr, session, rng)
+        y = synth_sounds.background(event.shape[0] + 2 * margin, sr, session, rng)
         gain = np.sqrt(band_power(y, sr, 4400.0) / band_power(event, sr, 4400.0))
         y[margin:margin + event.shape[0]] += event * gain * 10 ** (rng.uniform(0, 20) / 20)
         file = f"whistle/{session.name}__whistle_{k:03d}.wav"

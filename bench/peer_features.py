@@ -75,7 +75,7 @@ def development_set(folder, parameters, *, seed):
     """Synthesise one development set in ``folder`` and cut it into windows as chapter 01 does."""
     from dolphin_ae.data.dataset import build_window_dataset
     from dolphin_ae.audio.spectrogram import FrontEnd
-    from dolphin_ae.data.synth import synthesize_dataset
+    from dolphin_ae.data.synth import clip_counts, synthesize_dataset
 
     p = parameters
     front_end = FrontEnd(sr=p["sr"], n_fft=p["n_fft"], hop_length=p["hop_length"], fmin_hz=p["fmin_hz"],
@@ -86,8 +86,7 @@ def development_set(folder, parameters, *, seed):
         source, mode=p["synth_mode"], n_sessions=p["synth_sessions"], sr=p["sr"],
         snr_db_range=(p["snr_db_min"], p["snr_db_max"]), band_fmin_hz=p["fmin_hz"], n_motifs=p["synth_motifs"],
         motif_fraction=p["synth_motif_fraction"],
-        clips_per_label={"whistle": p["synth_signal_clips"], "burst": p["synth_signal_clips"],
-                         "click": p["synth_signal_clips"], "noise": p["synth_noise_clips"]},
+        clips_per_label=clip_counts(p["synth_signal_clips"], p["synth_noise_clips"]),
         recordings_per_session=p["synth_recordings"], recording_s=p["synth_recording_s"], seed=seed)
     return build_window_dataset(source, front_end=front_end, channel=p["channel"],
                                 min_duration_s=p["min_duration_s"], test_fraction=p["test_fraction"], seed=seed,

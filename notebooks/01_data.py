@@ -70,7 +70,8 @@ from dolphin_ae.viz.plots import (panel_gallery_html, plot_annotated_spectrogram
                               plot_window_grid)
 from dolphin_ae.runio import atomic_path, record_stage
 from dolphin_ae.audio.spectrogram import FrontEnd, band_spectrogram
-from dolphin_ae.data.synth import synthesize_dataset
+from dolphin_ae.constants import SILENCE_LABEL, TRUTH_FILE
+from dolphin_ae.data.synth import clip_counts, synthesize_dataset
 
 started = time.perf_counter()
 run_dir = Path(run_dir)
@@ -101,15 +102,14 @@ linear_front_end = FrontEnd(**{**front_end.to_dict(), "magnitude": "linear"})
 # %%
 if data_dir:
     source = Path(data_dir)
-    truth_path = source / "truth.csv"
+    truth_path = source / TRUTH_FILE
     truth = pd.read_csv(truth_path, keep_default_na=False, na_values={"snr_db": [""]}) if truth_path.exists() else None
 else:
     source = run_dir / "data"
     truth = synthesize_dataset(
         source, mode=synth_mode, n_sessions=synth_sessions, sr=sr, snr_db_range=(snr_db_min, snr_db_max),
         band_fmin_hz=fmin_hz, n_motifs=synth_motifs, motif_fraction=synth_motif_fraction,
-        clips_per_label={"whistle": synth_signal_clips, "burst": synth_signal_clips, "click": synth_signal_clips,
-                         "noise": synth_noise_clips},
+        clips_per_label=clip_counts(synth_signal_clips, synth_noise_clips),
         recordings_per_session=synth_recordings, recording_s=synth_recording_s, seed=seed,
     )
 if truth is not None:
@@ -193,7 +193,8 @@ def show_examples(events, titles, name):
 if truth is not None:
     class_examples = example_events(truth[truth["primary"]] if "primary" in truth else truth, by="label",
                                     recordings=train_recordings)
-    class_titles = [f"{row.label} ({row.type}, {row.snr_db:.0f} dB)" if row.label != "noise" else "noise (background)"
+    class_titles = [f"{row.label} ({row.type}, {row.snr_db:.0f} dB)" if row.label != SILENCE_LABEL
+                    else f"{SILENCE_LABEL} (background)"
                     for row in class_examples.itertuples()]
 else:
     # Recordings without a truth table: the first training window of each label, with its context.

@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 from myst_nb import glue
 
+from dolphin_ae.constants import SEED_BURST_RECALL, SEED_CONFUSION_MATRIX, SEED_SIGNAL_TYPE_ACCURACY
 from dolphin_ae.data.dataset import WindowDataset
 from dolphin_ae.train.heads import on_features, split_encoder
 from dolphin_ae.analysis.peers import (BAND_PROFILE_BANDS, BAND_PROFILE_FRAMES, PEER_NAMES, signal_type_peer, silence_peers,
@@ -49,7 +50,6 @@ from dolphin_ae.analysis.peers import (BAND_PROFILE_BANDS, BAND_PROFILE_FRAMES, 
 from dolphin_ae.viz.plots import plot_class_confusion, plot_confusion_matrices, plot_level_histogram
 from dolphin_ae.runio import record_stage, save_model, update_metrics
 from dolphin_ae.train.silence import (
-    SEED_CONFUSION_MATRIX,
     build_silence_detector,
     build_silence_head,
     metrics_from_confusion,
@@ -57,8 +57,6 @@ from dolphin_ae.train.silence import (
     train_silence_head,
 )
 from dolphin_ae.train.signal_type import (
-    SEED_ACCURACY,
-    SEED_BURST_RECALL,
     build_signal_type_classifier,
     build_signal_type_head,
     encode_labels,
@@ -232,7 +230,7 @@ glue("type_verdict", verdict("the signal-type head", signal_type["accuracy"],
      display=False)
 glue("type_accuracy", signal_type["accuracy"], display=False)
 glue("type_balanced_accuracy", signal_type["balanced_accuracy"], display=False)
-glue("seed_type_accuracy", SEED_ACCURACY, display=False)
+glue("seed_type_accuracy", SEED_SIGNAL_TYPE_ACCURACY, display=False)
 glue("seed_burst_recall", SEED_BURST_RECALL, display=False)
 weakest = min((r, name) for name, r in signal_type["recall_per_class"].items() if np.isfinite(r))
 glue("type_weakest", f"{weakest[1]} ({weakest[0]:.2f})", display=False)

@@ -9,9 +9,9 @@ from dolphin_ae.exceptions import DolphinAEError, ParameterError
 
 
 def _synth(args):
-    from dolphin_ae.data.synth import synthesize_dataset, synthesized_files
+    from dolphin_ae.data.synth import clip_counts, synthesize_dataset, synthesized_files
 
-    counts = {"whistle": args.clips, "burst": args.clips, "click": args.clips, "noise": args.noise_clips}
+    counts = clip_counts(args.clips, args.noise_clips)
     truth = synthesize_dataset(args.out, mode=args.mode, n_sessions=args.sessions, clips_per_label=counts, sr=args.sr,
                                snr_db_range=(args.snr_min_db, args.snr_max_db), n_motifs=args.motifs,
                                motif_fraction=args.motif_fraction, recordings_per_session=args.recordings,

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
+from dolphin_ae.constants import SEED_CONFUSION_MATRIX
 from dolphin_ae.exceptions import ParameterError
 from dolphin_ae.models.conv_v5 import build_conv_v5_encoder
 from dolphin_ae.train.silence import (
-    SEED_CONFUSION_MATRIX,
     EnergyThresholdDetector,
     build_silence_detector,
     build_silence_head,

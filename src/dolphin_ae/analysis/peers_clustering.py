@@ -13,8 +13,8 @@ the codes. :mod:`dolphin_ae.analysis.peers` re-exports everything here.
 
 import numpy as np
 
+from dolphin_ae.constants import SILENCE_LABEL
 from dolphin_ae.exceptions import ParameterError
-from dolphin_ae.data.synth import SILENCE_LABEL
 
 CLUSTERING_PEERS = ("avgn", "umap_kmeans")
 
@@ -118,7 +118,7 @@ def clustering_peers(windows, true_class, *, magnitude="linear", umap_components
     windows : np.ndarray, shape (n_windows, frames, bins)
         The windows the codes are scored on (the same subset).
     true_class : array-like, shape (n_windows,)
-        True class of each window; :data:`dolphin_ae.data.synth.SILENCE_LABEL` marks the noise left out
+        True class of each window; :data:`dolphin_ae.constants.SILENCE_LABEL` marks the noise left out
         of the signal-only runs.
     magnitude : {"linear", "log"}
         The front end's magnitude (:func:`log_magnitude_windows`).

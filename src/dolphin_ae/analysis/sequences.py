@@ -21,12 +21,12 @@ import numpy as np
 import pandas as pd
 
 from dolphin_ae.audio.loading import load_audio, pad_to_length
+from dolphin_ae.constants import TRUTH_FILE
 from dolphin_ae.exceptions import AudioError, ParameterError
 from dolphin_ae.viz.analysis import gallery_layout
 from dolphin_ae.runio import read_json
 from dolphin_ae.audio.spectrogram import FrontEnd, band_spectrogram, normalize_windows, spectrogram_windows
 
-TRUTH_FILE = "truth.csv"
 NO_MOTIF = ""
 # The 2019 study's sequence clustering (ORIGINAL_PIPELINE.md): windows every win/10 = 12 frames, DTW
 # with gap penalty 10 on the raw codes, average linkage cut at the 20th percentile of the distances.

@@ -7,9 +7,8 @@ except the 2019 study's own published numbers, each with its source.
 import numpy as np
 import pandas as pd
 
-# The seed's published ConvNet v5.1 matrix, as ``silence.SEED_CONFUSION_MATRIX`` (rows truth [not-silence,
-# silence], columns prediction). Repeated here so that the book's summary pages need no Keras import.
-SEED_CONFUSION_MATRIX = ((50, 89), (1, 740))
+from dolphin_ae.constants import SEED_CONFUSION_MATRIX, SEED_SIGNAL_TYPE_ACCURACY
+
 _SEED_RECALLS = [row[k] / sum(row) for k, row in enumerate(SEED_CONFUSION_MATRIX)]
 _SEED_SILENCE = {"recall_not_silence": _SEED_RECALLS[0], "recall_silence": _SEED_RECALLS[1],
                  "balanced_accuracy": sum(_SEED_RECALLS) / 2}
@@ -18,8 +17,8 @@ _SEED_SILENCE = {"recall_not_silence": _SEED_RECALLS[0], "recall_silence": _SEED
 #  what the baseline is)
 HEADLINES = (
     ("silence detector: balanced accuracy", "silence.balanced_accuracy", _SEED_SILENCE["balanced_accuracy"],
-     "ConvNet v5.1 matrix [[50, 89], [1, 740]], its own training windows", "baseline_energy.balanced_accuracy",
-     "band-energy threshold"),
+     f"ConvNet v5.1 matrix {[list(row) for row in SEED_CONFUSION_MATRIX]}, its own training windows",
+     "baseline_energy.balanced_accuracy", "band-energy threshold"),
     ("silence detector: recall of signals", "silence.recall_not_silence", _SEED_SILENCE["recall_not_silence"],
      "same matrix", "baseline_energy.recall_not_silence", "band-energy threshold"),
     ("silence detector: recall of silence", "silence.recall_silence", _SEED_SILENCE["recall_silence"],
@@ -35,7 +34,8 @@ HEADLINES = (
      ""),
     ("discovery: precision", "discovery.precision", None, "no metric computed", None, ""),
     ("discovery: recall", "discovery.recall", None, "no metric computed", None, ""),
-    ("signal type: accuracy (4 classes)", "signal_type.accuracy", 0.827, "IJCNN 2020 code (tag v4.0)", None, ""),
+    ("signal type: accuracy (4 classes)", "signal_type.accuracy", SEED_SIGNAL_TYPE_ACCURACY,
+     "IJCNN 2020 code (tag v4.0)", None, ""),
     ("signal type: balanced accuracy", "signal_type.balanced_accuracy", None, "not reported", None, ""),
     ("field detection: region recall", "detect.region_recall", None, "not measured (no truth for its regions)",
      None, ""),

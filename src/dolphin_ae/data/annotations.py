@@ -30,17 +30,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dolphin_ae.constants import ANNOTATIONS_FILE, SILENCE_LABEL
 from dolphin_ae.exceptions import AudioError, ParameterError
 
 log = logging.getLogger(__name__)
 
-ANNOTATIONS_FILE = "annotations.csv"
 EVENT_COLUMNS = ("file", "start_s", "end_s", "label", "type")
 RAVEN_BEGIN = "Begin Time (s)"
 RAVEN_END = "End Time (s)"
 RAVEN_LABEL_COLUMNS = ("annotation", "label", "type", "class", "call type", "call", "category", "sound type", "species")
 UNLABELLED = "signal"
-BACKGROUND_LABEL = "noise"
 
 
 def _clean_labels(values):
@@ -232,13 +231,13 @@ def window_labels(window_start_s, window_length_s, events, *, min_event_overlap=
     starts = np.asarray(window_start_s, dtype=float)
     stops = starts + window_length_s
     n = starts.shape[0]
-    labels = np.full(n, BACKGROUND_LABEL, dtype=object)
+    labels = np.full(n, SILENCE_LABEL, dtype=object)
     types = np.full(n, "", dtype=object)
     covered = np.zeros(n)
     best = np.zeros(n)  # the winning label's claimed coverage so far
     claims = {}  # label -> claimed coverage per window (s)
     best_event = {}  # label -> (index of the claiming event covering most of each window, its overlap)
-    signal = events[events["label"] != BACKGROUND_LABEL].reset_index(drop=True)
+    signal = events[events["label"] != SILENCE_LABEL].reset_index(drop=True)
     for k, event in enumerate(signal.itertuples(index=False)):
         overlap = np.clip(np.minimum(stops, event.end_s) - np.maximum(starts, event.start_s), 0.0, None)
         touched = overlap > 0

@@ -62,7 +62,7 @@ from dolphin_ae.audio.spectrogram import (
     window_level_db,
     window_start_s,
 )
-from dolphin_ae.data.synth import SILENCE_LABEL
+from dolphin_ae.constants import SILENCE_LABEL
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from dolphin_ae.constants import RECORDING_SEPARATOR
 from dolphin_ae.exceptions import ParameterError
-from dolphin_ae.data.synth import RECORDING_SEPARATOR
 
 log = logging.getLogger(__name__)
 

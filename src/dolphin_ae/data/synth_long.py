@@ -11,12 +11,14 @@ from pathlib import Path
 
 import numpy as np
 
+from dolphin_ae.constants import SEED_FMIN_HZ, SEED_SR, SIGNAL_LABELS, SILENCE_LABEL
+from dolphin_ae.data.synth import make_clip
+from dolphin_ae.data.synth_sounds import Session
 from dolphin_ae.exceptions import ParameterError
-from dolphin_ae.data.synth import SIGNAL_LABELS, SILENCE_LABEL, Session, make_clip
 
 
-def write_long_recording(path, *, duration_s, sr=48000, event_s_range=(0.5, 1.0), gap_s_range=(1.0, 3.0),
-                         snr_db_range=(10.0, 20.0), labels=SIGNAL_LABELS, session=None, band_fmin_hz=4400.0,
+def write_long_recording(path, *, duration_s, sr=SEED_SR, event_s_range=(0.5, 1.0), gap_s_range=(1.0, 3.0),
+                         snr_db_range=(10.0, 20.0), labels=SIGNAL_LABELS, session=None, band_fmin_hz=SEED_FMIN_HZ,
                          subtype="FLOAT", seed=0):
     """Write a recording of ``duration_s`` seconds of background with events at known times.
 
@@ -34,7 +36,7 @@ def write_long_recording(path, *, duration_s, sr=48000, event_s_range=(0.5, 1.0)
         Event signal-to-noise ratios in the band, drawn uniformly (dB).
     labels : sequence of str
         Event classes drawn from, uniformly (``whistle``, ``burst``, ``click``).
-    session : synth.Session or None
+    session : synth_sounds.Session or None
         The background; a moderate one by default.
     subtype : str
         Sample format of the file (``FLOAT``, ``PCM_16``, ``PCM_24``).

@@ -8,13 +8,12 @@ categorical cross-entropy on the training recordings and scored on the test reco
 
 import numpy as np
 
+from dolphin_ae.constants import SEED_LATENT_DIM, SILENCE_LABEL
 from dolphin_ae.exceptions import ParameterError
 from dolphin_ae.train.heads import build_dense_head, class_weights, on_windows, train_head
 
-CLASS_NAMES = ("noise", "click", "burst", "whistle")
-# The seed author's later report (IJCNN 2020 code): accuracy and the weakest class's recall.
-SEED_ACCURACY = 0.827
-SEED_BURST_RECALL = 0.66
+# The head's classes in the order of its outputs (class numbers 0..3).
+CLASS_NAMES = (SILENCE_LABEL, "click", "burst", "whistle")
 
 
 def signal_classes(labels):
@@ -33,7 +32,7 @@ def encode_labels(labels, class_names):
     return np.array([lookup[label] for label in labels.tolist()], dtype=np.int64)
 
 
-def build_signal_type_head(*, latent_dim=128, n_classes=len(CLASS_NAMES), dropout=0.5):
+def build_signal_type_head(*, latent_dim=SEED_LATENT_DIM, n_classes=len(CLASS_NAMES), dropout=0.5):
     """Dense head: code (latent_dim,) -> class probabilities (n_classes,), layer ``"signal_type_probability"``."""
     if n_classes < 2:
         raise ParameterError(f"n_classes must be at least 2, got {n_classes}")

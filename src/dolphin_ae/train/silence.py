@@ -10,15 +10,12 @@ for use on new recordings.
 
 import numpy as np
 
+from dolphin_ae.constants import SEED_LATENT_DIM
 from dolphin_ae.exceptions import ParameterError
 from dolphin_ae.train.heads import build_dense_head, class_weights, on_windows, train_head
 
-# The seed's published matrix (ConvNet v5.1): rows truth [not-silence, silence], columns prediction.
-SEED_CONFUSION_MATRIX = [[50, 89], [1, 740]]
-CLASS_NAMES = ("not silence", "silence")
 
-
-def build_silence_head(*, latent_dim=128, dropout=0.5):
+def build_silence_head(*, latent_dim=SEED_LATENT_DIM, dropout=0.5):
     """Dense head: code (latent_dim,) -> probability of silence, output layer ``"silence_probability"``."""
     return build_dense_head(input_dim=latent_dim, n_outputs=1, activation="sigmoid", output_name="silence_probability",
                             dropout=dropout, name="silence_head")

@@ -6,6 +6,7 @@ Every function takes ``ax=None`` (or makes its own grid) and returns the figure.
 import numpy as np
 from matplotlib.figure import Figure
 
+from dolphin_ae.constants import SILENCE_CLASS_NAMES
 from dolphin_ae.exceptions import ParameterError
 from dolphin_ae.audio.spectrogram import FrontEnd
 
@@ -95,7 +96,7 @@ def plot_window_grid(windows, titles, *, front_end=None, ncols=4, colorbar_label
     return fig
 
 
-def plot_confusion_matrices(matrices, *, class_names=("not silence", "silence"), max_columns=3):
+def plot_confusion_matrices(matrices, *, class_names=SILENCE_CLASS_NAMES, max_columns=3):
     """2x2 matrices side by side, ``{title: matrix}``, at most ``max_columns`` to a row (so that each
     stays readable on a book page); colour is the share of each true class (%).
 
