@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import soundfile
 
+from dolphin_ae.constants import SEED_FMIN_HZ, SEED_SR
 from dolphin_ae.data import synth, synth_sounds
 from dolphin_ae.analysis.clustering import agglomerative_from_distances, clustering_scores, scale_codes
 from dolphin_ae.analysis.discovery import (density_modes, discovery_scores, knn_from_distances, median_pair_distance,
@@ -36,7 +37,7 @@ def band_power(x, sr, fmin_hz):
     return float(np.sum(np.abs(spectrum[freqs >= fmin_hz]) ** 2) / x.shape[0] ** 2)
 
 
-def write_motif_clips(out_dir, *, n_motifs=5, renditions=6, n_other=40, n_sessions=8, sr=48000, seed=0):
+def write_motif_clips(out_dir, *, n_motifs=5, renditions=6, n_other=40, n_sessions=8, sr=SEED_SR, seed=0):
     rng = np.random.default_rng(seed)
     sessions = synth.make_sessions(n_sessions, rng)
     events = []
@@ -58,7 +59,7 @@ def write_motif_clips(out_dir, *, n_motifs=5, renditions=6, n_other=40, n_sessio
         session = sessions[rng.integers(len(sessions))]
         margin = int(0.01 * sr)
         y = synth_sounds.background(event.shape[0] + 2 * margin, sr, session, rng)
-        gain = np.sqrt(band_power(y, sr, 4400.0) / band_power(event, sr, 4400.0))
+        gain = np.sqrt(band_power(y, sr, SEED_FMIN_HZ) / band_power(event, sr, SEED_FMIN_HZ))
         y[margin:margin + event.shape[0]] += event * gain * 10 ** (rng.uniform(0, 20) / 20)
         file = f"whistle/{session.name}__whistle_{k:03d}.wav"
         soundfile.write(str(Path(out_dir) / file), y.astype(np.float32), sr, subtype="FLOAT")

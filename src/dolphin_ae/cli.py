@@ -5,6 +5,7 @@ import logging
 import sys
 from pathlib import Path
 
+from dolphin_ae.constants import SEED_SR
 from dolphin_ae.exceptions import DolphinAEError, ParameterError
 
 
@@ -142,7 +143,7 @@ def build_parser():
     synth.add_argument("--sessions", type=int, default=8, help="recording sessions, each with its own background (default 8)")
     synth.add_argument("--clips", type=int, default=4, help="clips per session of each signal class (default 4)")
     synth.add_argument("--noise-clips", type=int, default=8, help="background-only clips per session (default 8)")
-    synth.add_argument("--sr", type=int, default=48000, help="sample rate of the files (Hz, default 48000)")
+    synth.add_argument("--sr", type=int, default=SEED_SR, help=f"sample rate of the files (Hz, default {SEED_SR})")
     synth.add_argument("--snr-min-db", type=float, default=-3.0, help="lowest event SNR in the band (dB, default -3)")
     synth.add_argument("--snr-max-db", type=float, default=15.0, help="highest event SNR in the band (dB, default 15)")
     synth.add_argument("--seed", type=int, default=0, help="random seed; the same seed writes the same files")

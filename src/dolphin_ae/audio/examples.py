@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from dolphin_ae.audio.loading import load_audio
+from dolphin_ae.constants import SEED_SR
 from dolphin_ae.exceptions import ParameterError
 
 
@@ -51,7 +52,7 @@ def example_events(truth, *, by="label", quantile=0.75, per_group=1, recordings=
     return pd.concat(chosen) if chosen else table.iloc[0:0]
 
 
-def event_audio(data_dir, event, *, sr=48000, channel=0, context_s=0.1):
+def event_audio(data_dir, event, *, sr=SEED_SR, channel=0, context_s=0.1):
     """The waveform of one event with ``context_s`` seconds of its recording on each side.
 
     Returns

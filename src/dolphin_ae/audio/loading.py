@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
+from dolphin_ae.constants import SEED_SR
 from dolphin_ae.exceptions import AudioError, ParameterError
 
 AUDIO_SUFFIXES = (".wav", ".flac")
@@ -110,7 +111,7 @@ def resampled_length(n_samples, *, orig_sr, target_sr):
     return int(np.ceil(n_samples * target_sr / orig_sr))
 
 
-def load_audio(path, *, sr=48000, channel=0, fmax_hz=None, min_duration_s=0.0):
+def load_audio(path, *, sr=SEED_SR, channel=0, fmax_hz=None, min_duration_s=0.0):
     """Read one recording as a float32 mono waveform at ``sr`` Hz.
 
     Parameters

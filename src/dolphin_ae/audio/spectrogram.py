@@ -16,6 +16,7 @@ import numpy as np
 import scipy.fft
 from numpy.lib.stride_tricks import sliding_window_view
 
+from dolphin_ae.constants import SEED_FMIN_HZ, SEED_N_BINS, SEED_SR, SEED_WINDOW_FRAMES
 from dolphin_ae.exceptions import ParameterError
 
 NORMALIZATIONS = ("seed", "none")
@@ -52,13 +53,13 @@ class FrontEnd:
         ``seed``: each window becomes ``(x - mean) / (std + 1)``, one mean and std per window.
     """
 
-    sr: int = 48000
+    sr: int = SEED_SR
     n_fft: int = 512
     hop_length: int = 64
-    fmin_hz: float = 4400.0
+    fmin_hz: float = SEED_FMIN_HZ
     fmax_hz: float = 24000.0
-    n_bins: int = 256
-    window_frames: int = 128
+    n_bins: int = SEED_N_BINS
+    window_frames: int = SEED_WINDOW_FRAMES
     step_frames: int = 64
     magnitude: str = "linear"
     normalization: str = "seed"

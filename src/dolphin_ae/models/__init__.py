@@ -4,8 +4,9 @@ Every autoencoder built here exposes ``get_layer("encoder")`` (window -> code, l
 ``"latent"``) and ``get_layer("decoder")`` (code -> window).
 """
 
+from dolphin_ae.constants import SEED_LATENT_DIM
 from dolphin_ae.exceptions import ParameterError
-from dolphin_ae.models.conv_v5 import build_conv_v5, build_conv_v5_decoder, build_conv_v5_encoder
+from dolphin_ae.models.conv_v5 import SEED_FILTERS, build_conv_v5, build_conv_v5_decoder, build_conv_v5_encoder
 from dolphin_ae.models.lstm_v4 import V4_1_SIZES, V4_3_SIZES, build_lstm_v4_1, build_lstm_v4_3, build_lstm_v4_decoder, build_lstm_v4_encoder
 from dolphin_ae.models.vae_v4 import VariationalAutoencoder, build_vae_v4_2
 
@@ -25,8 +26,9 @@ def build_model(name, **kwargs):
     return MODEL_BUILDERS[name](**kwargs)
 
 
-def model_options(name, *, input_shape, conv_filters=(128, 64, 32, 16), lstm_width=1.0, kernel_size=8,
-                  latent_dim=128, output_activation="linear", conv_activation="seed", conv_batch_norm=True, seed=0):
+def model_options(name, *, input_shape, conv_filters=SEED_FILTERS, lstm_width=1.0, kernel_size=8,
+                  latent_dim=SEED_LATENT_DIM, output_activation="linear", conv_activation="seed", conv_batch_norm=True,
+                  seed=0):
     """The keyword sizes of ``build_model(name, ...)`` from the chapters' flat parameters.
 
     ``conv_filters``, ``conv_activation`` and ``conv_batch_norm`` shape ConvNet v5 (its ``filters``,

@@ -14,6 +14,7 @@ leak never sees a negative value); ``"leaky"`` keeps only the LeakyReLU.
 import keras
 from keras import layers
 
+from dolphin_ae.constants import SEED_LATENT_DIM, SEED_WINDOW_SHAPE
 from dolphin_ae.exceptions import ParameterError
 
 SEED_FILTERS = (128, 64, 32, 16)
@@ -42,8 +43,8 @@ def _dense_block(x, units, name, norm_name, batch_norm):
     return x
 
 
-def build_conv_v5_encoder(*, input_shape=(128, 256, 1), filters=SEED_FILTERS, kernel_size=8, latent_dim=128,
-                          activation="seed", batch_norm=True):
+def build_conv_v5_encoder(*, input_shape=SEED_WINDOW_SHAPE, filters=SEED_FILTERS, kernel_size=8,
+                          latent_dim=SEED_LATENT_DIM, activation="seed", batch_norm=True):
     """Encoder: (time frames, frequency bins, 1) window -> ``latent_dim`` code, layer ``"latent"``."""
     input_shape = tuple(int(s) for s in input_shape)
     _check_shapes(input_shape, filters, activation)
@@ -60,8 +61,8 @@ def build_conv_v5_encoder(*, input_shape=(128, 256, 1), filters=SEED_FILTERS, ke
     return keras.Model(inputs, code, name="encoder")
 
 
-def build_conv_v5_decoder(*, output_shape=(128, 256, 1), filters=SEED_FILTERS, kernel_size=8, latent_dim=128,
-                          output_activation="linear", activation="seed", batch_norm=True):
+def build_conv_v5_decoder(*, output_shape=SEED_WINDOW_SHAPE, filters=SEED_FILTERS, kernel_size=8,
+                          latent_dim=SEED_LATENT_DIM, output_activation="linear", activation="seed", batch_norm=True):
     """Decoder: ``latent_dim`` code -> reconstructed window, layer ``"reconstruction"``.
 
     ``output_activation="relu"`` is the seed's choice; the default is linear because the windows
@@ -85,8 +86,8 @@ def build_conv_v5_decoder(*, output_shape=(128, 256, 1), filters=SEED_FILTERS, k
     return keras.Model(code, outputs, name="decoder")
 
 
-def build_conv_v5(*, input_shape=(128, 256, 1), filters=SEED_FILTERS, kernel_size=8, latent_dim=128,
-                  output_activation="linear", activation="seed", batch_norm=True):
+def build_conv_v5(*, input_shape=SEED_WINDOW_SHAPE, filters=SEED_FILTERS, kernel_size=8,
+                  latent_dim=SEED_LATENT_DIM, output_activation="linear", activation="seed", batch_norm=True):
     """The whole autoencoder ``"conv_v5"``: ``decoder(encoder(window))``, with both parts as layers.
 
     The defaults build the seed's model; the book trains ``activation="leaky", batch_norm=False``,

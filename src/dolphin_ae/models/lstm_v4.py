@@ -45,6 +45,7 @@ and about half their values are negative (``output_activation="relu"`` restores 
 import keras
 from keras import layers
 
+from dolphin_ae.constants import SEED_LATENT_DIM, SEED_WINDOW_SHAPE
 from dolphin_ae.exceptions import ParameterError
 
 V4_1_SIZES = {"filters": 256, "lstm_units": 128, "latent_dim": 128, "decoder_units": 256}
@@ -83,7 +84,8 @@ def build_sequence_trunk(window, *, filters, kernel_size, lstm_units):
     return layers.Bidirectional(layers.LSTM(int(lstm_units), return_sequences=True), name="bilstm")(x)
 
 
-def build_lstm_v4_encoder(*, input_shape=(128, 256, 1), filters=256, kernel_size=8, lstm_units=128, latent_dim=128):
+def build_lstm_v4_encoder(*, input_shape=SEED_WINDOW_SHAPE, filters=256, kernel_size=8, lstm_units=128,
+                          latent_dim=SEED_LATENT_DIM):
     """Encoder: window (frames, n_bins, 1) -> code (latent_dim,), the last LSTM ``"latent"``."""
     input_shape = _window_shape(input_shape)
     _positive(filters=filters, kernel_size=kernel_size, lstm_units=lstm_units, latent_dim=latent_dim)
@@ -94,8 +96,8 @@ def build_lstm_v4_encoder(*, input_shape=(128, 256, 1), filters=256, kernel_size
     return keras.Model(window, code, name="encoder")
 
 
-def build_lstm_v4_decoder(*, output_shape=(128, 256, 1), filters=256, kernel_size=8, lstm_units=128, latent_dim=128,
-                          decoder_units=256, output_activation="linear"):
+def build_lstm_v4_decoder(*, output_shape=SEED_WINDOW_SHAPE, filters=256, kernel_size=8, lstm_units=128,
+                          latent_dim=SEED_LATENT_DIM, decoder_units=256, output_activation="linear"):
     """One-to-many decoder: code (latent_dim,) -> window (frames, n_bins, 1), layer ``"reconstruction"``."""
     frames, n_bins, _ = _window_shape(output_shape)
     _positive(filters=filters, kernel_size=kernel_size, lstm_units=lstm_units, latent_dim=latent_dim,
@@ -134,7 +136,7 @@ def _build(name, sizes, *, input_shape, filters, kernel_size, lstm_units, latent
     return keras.Model(window, decoder(encoder(window)), name=name)
 
 
-def build_lstm_v4_1(*, input_shape=(128, 256, 1), filters=None, kernel_size=8, lstm_units=None, latent_dim=None,
+def build_lstm_v4_1(*, input_shape=SEED_WINDOW_SHAPE, filters=None, kernel_size=8, lstm_units=None, latent_dim=None,
                     decoder_units=None, output_activation="linear"):
     """The autoencoder ``"lstm_v4_1"``; sizes left at None take the seed's (``V4_1_SIZES``)."""
     return _build("lstm_v4_1", V4_1_SIZES, input_shape=input_shape, filters=filters, kernel_size=kernel_size,
@@ -142,7 +144,7 @@ def build_lstm_v4_1(*, input_shape=(128, 256, 1), filters=None, kernel_size=8, l
                   output_activation=output_activation)
 
 
-def build_lstm_v4_3(*, input_shape=(128, 256, 1), filters=None, kernel_size=8, lstm_units=None, latent_dim=None,
+def build_lstm_v4_3(*, input_shape=SEED_WINDOW_SHAPE, filters=None, kernel_size=8, lstm_units=None, latent_dim=None,
                     decoder_units=None, output_activation="linear"):
     """The autoencoder ``"lstm_v4_3"``; sizes left at None take the seed's (``V4_3_SIZES``)."""
     return _build("lstm_v4_3", V4_3_SIZES, input_shape=input_shape, filters=filters, kernel_size=kernel_size,

@@ -21,6 +21,7 @@ a variational encoder exactly as any other.
 import keras
 from keras import layers, ops
 
+from dolphin_ae.constants import SEED_LATENT_DIM, SEED_WINDOW_SHAPE
 from dolphin_ae.models.lstm_v4 import (
     V4_1_SIZES,
     _positive,
@@ -33,7 +34,8 @@ from dolphin_ae.models.lstm_v4 import (
 SEED_RECONSTRUCTION_WEIGHT = 1000.0
 
 
-def build_vae_posterior(*, input_shape=(128, 256, 1), filters=256, kernel_size=8, lstm_units=128, latent_dim=128):
+def build_vae_posterior(*, input_shape=SEED_WINDOW_SHAPE, filters=256, kernel_size=8, lstm_units=128,
+                        latent_dim=SEED_LATENT_DIM):
     """Window (frames, n_bins, 1) -> [mean (latent_dim,), log-variance (latent_dim,)], model ``"posterior"``."""
     input_shape = _window_shape(input_shape)
     _positive(filters=filters, kernel_size=kernel_size, lstm_units=lstm_units, latent_dim=latent_dim)
@@ -116,7 +118,7 @@ class VariationalAutoencoder(keras.Model):
         return cls(posterior, decoder, **config)
 
 
-def build_vae_v4_2(*, input_shape=(128, 256, 1), filters=None, kernel_size=8, lstm_units=None, latent_dim=None,
+def build_vae_v4_2(*, input_shape=SEED_WINDOW_SHAPE, filters=None, kernel_size=8, lstm_units=None, latent_dim=None,
                    decoder_units=None, output_activation="linear", reconstruction_weight=SEED_RECONSTRUCTION_WEIGHT,
                    seed=0):
     """The autoencoder ``"vae_v4_2"``: v4.1's sizes (left at None) with a variational code."""

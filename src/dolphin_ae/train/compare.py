@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
+from dolphin_ae.constants import SEED_LATENT_DIM
 from dolphin_ae.exceptions import ParameterError
 from dolphin_ae.train.heads import on_features, split_encoder
 from dolphin_ae.models import MODEL_BUILDERS, build_model, model_options
@@ -81,7 +82,7 @@ def compare_autoencoders(windows, is_silence, contenders, *, train_indices, vali
     for contender in contenders:
         if contender.model not in MODEL_BUILDERS:
             raise ParameterError(f"compare_models: {contender.model!r} is not one of {sorted(MODEL_BUILDERS)}")
-    latent_dim = int(sizes.get("latent_dim", 128))
+    latent_dim = int(sizes.get("latent_dim", SEED_LATENT_DIM))
     pca_mse = pca_reconstruction_mse(windows, train_indices, test_indices, n_components=latent_dim, seed=seed)
     is_silence = np.asarray(is_silence)
     rows = {}
