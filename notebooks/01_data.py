@@ -66,6 +66,7 @@ from myst_nb import glue
 
 from dolphin_ae.data.dataset import build_window_dataset, scan_annotated_recordings
 from dolphin_ae.audio.examples import event_audio, example_events
+from dolphin_ae.layout import RunLayout
 from dolphin_ae.viz.plots import (panel_gallery_html, plot_annotated_spectrogram, plot_message, plot_spectrogram_panels,
                               plot_window_grid)
 from dolphin_ae.runio import atomic_path, record_stage
@@ -75,6 +76,7 @@ from dolphin_ae.data.synth import clip_counts, synthesize_dataset
 
 started = time.perf_counter()
 run_dir = Path(run_dir)
+layout = RunLayout(run_dir)
 front_end = FrontEnd(sr=sr, n_fft=n_fft, hop_length=hop_length, fmin_hz=fmin_hz, fmax_hz=fmax_hz, n_bins=n_bins,
                      window_frames=window_frames, step_frames=step_frames, magnitude=magnitude,
                      normalization=normalization)
@@ -105,7 +107,7 @@ if data_dir:
     truth_path = source / TRUTH_FILE
     truth = pd.read_csv(truth_path, keep_default_na=False, na_values={"snr_db": [""]}) if truth_path.exists() else None
 else:
-    source = run_dir / "data"
+    source = layout.data
     truth = synthesize_dataset(
         source, mode=synth_mode, n_sessions=synth_sessions, sr=sr, snr_db_range=(snr_db_min, snr_db_max),
         band_fmin_hz=fmin_hz, n_motifs=synth_motifs, motif_fraction=synth_motif_fraction,
@@ -113,14 +115,14 @@ else:
         recordings_per_session=synth_recordings, recording_s=synth_recording_s, seed=seed,
     )
 if truth is not None:
-    with atomic_path(run_dir / "truth.csv") as temporary:
+    with atomic_path(layout.truth) as temporary:
         truth.to_csv(temporary, index=False)
 windows_started = time.perf_counter()
 dataset = build_window_dataset(source, front_end=front_end, channel=channel, min_duration_s=min_duration_s,
                                test_fraction=test_fraction, seed=seed, layout=data_layout,
                                min_event_overlap=min_event_overlap, label_column=label_column or None,
                                pad_mode=pad_mode, recording_pattern=recording_pattern or None,
-                               cache_dir=run_dir / "cache" if use_cache else None, progress=True)
+                               cache_dir=layout.cache if use_cache else None, progress=True)
 windows_seconds = time.perf_counter() - windows_started
 dataset.save(run_dir)
 print(f"{len(dataset.index)} windows from {dataset.index['file'].nunique()} files ({dataset.layout} layout) in "
@@ -350,4 +352,4 @@ record_stage(run_dir, "01_data", seconds=time.perf_counter() - started,
                     "n_recordings": int(dataset.index["recording"].nunique()),
                     "recording_rule": dataset.recording_rule, "recording_warning": dataset.recording_warning,
                     "windows_seconds": round(windows_seconds, 2),
-                    "truth_file": str(run_dir / "truth.csv") if truth is not None else None})
+                    "truth_file": str(layout.truth) if truth is not None else None})

@@ -48,6 +48,7 @@ from myst_nb import glue
 
 from dolphin_ae.analysis.clustering import cluster_windows, scale_codes
 from dolphin_ae.data.dataset import WindowDataset
+from dolphin_ae.layout import RunLayout
 from dolphin_ae.viz.plots import plot_reconstructions
 from dolphin_ae.viz.analysis import hover_map_html, plot_conv_filters, plot_projection_grid, plot_thumbnail_map
 from dolphin_ae.analysis.projection import (PROJECTION_NAMES, neighbour_label_agreement, project, spread_subset,
@@ -58,9 +59,10 @@ from dolphin_ae.train.training import predict_windows
 
 started = time.perf_counter()
 run_dir = Path(run_dir)
+layout = RunLayout(run_dir)
 keras.utils.set_random_seed(seed)
 dataset = WindowDataset.load(run_dir)
-encoder = keras.models.load_model(run_dir / "models" / "encoder.keras")
+encoder = keras.models.load_model(layout.encoder)
 index = with_truth(dataset.index, load_truth(find_data_dir(run_dir)))
 
 # %% [markdown]
@@ -95,11 +97,11 @@ maps = {PROJECTION_NAMES[m]: project(features, method=m, perplexity=tsne_perplex
                                      min_dist=umap_min_dist, random_state=seed) for m in projections}
 figure = plot_projection_grid(maps, {"true class": labels, f"cluster (KMeans, {n_clusters})": clusters})
 glue("projection_grid", figure, display=False)
-(run_dir / "embedding").mkdir(exist_ok=True)
-save_array(run_dir / "embedding" / "test_codes.npy", codes)
-save_array(run_dir / "embedding" / "test_window_indices.npy", test_indices)
+layout.embedding.mkdir(exist_ok=True)
+save_array(layout.test_codes, codes)
+save_array(layout.test_window_indices, test_indices)
 for name, Y in maps.items():
-    save_array(run_dir / "embedding" / f"map_{name.lower().replace('-', '')}.npy", Y)
+    save_array(layout.projection_map(name), Y)
 
 # %% [markdown]
 # ```{glue:figure} projection_grid
@@ -200,7 +202,7 @@ glue("conv_filters", figure, display=False)
 
 # %%
 glue("reconstructions_per_class", reconstructions_per_class, display=False)
-autoencoder = keras.models.load_model(run_dir / "models" / "autoencoder.keras")
+autoencoder = keras.models.load_model(layout.autoencoder)
 # Chapter 2 drew the first test window of each class; these are the next ones.
 examples = index.iloc[dataset.split_indices("test")].groupby("label").nth(list(range(1, reconstructions_per_class + 1)))
 example_indices = examples.index.to_numpy()

@@ -60,6 +60,7 @@ from dolphin_ae.data.dataset import WindowDataset
 from dolphin_ae.analysis.dtw import (SequenceSet, dtw_distance, dtw_distance_reference, measure_pairwise_cost,
                             pairwise_dtw, scaling_exponent)
 from dolphin_ae.exceptions import ParameterError
+from dolphin_ae.layout import RunLayout
 from dolphin_ae.analysis.peers import PEER_NAMES, clustering_peers, code_scores_k_true, verdict
 from dolphin_ae.viz.analysis import (plot_clip_gallery, plot_contingency, plot_distance_matrix,
                                        plot_dtw_scaling)
@@ -72,9 +73,10 @@ from dolphin_ae.train.training import predict_windows
 
 started = time.perf_counter()
 run_dir = Path(run_dir)
+layout = RunLayout(run_dir)
 keras.utils.set_random_seed(seed)
 dataset = WindowDataset.load(run_dir)
-encoder = keras.models.load_model(run_dir / "models" / "encoder.keras")
+encoder = keras.models.load_model(layout.encoder)
 source = find_data_dir(run_dir, data_dir)
 truth = load_truth(source)
 index = with_truth(dataset.index, truth)
@@ -226,12 +228,11 @@ start = time.perf_counter()
 D_seed = pairwise_dtw(raw_set, gap_penalty=seed_gap_penalty, band="seed")
 dtw_seconds = time.perf_counter() - start
 D_unit = pairwise_dtw(unit_set, gap_penalty=unit_gap_penalty, band="seed")
-sequence_dir = run_dir / "sequences"
-save_array(sequence_dir / "codes.npy", raw_set.flat)
-save_array(sequence_dir / "offsets.npy", raw_set.offsets)
-save_array(sequence_dir / "dtw_seed.npy", D_seed)
-save_array(sequence_dir / "dtw_unit.npy", D_unit)
-clips.to_csv(sequence_dir / "clips.csv", index=False)
+save_array(layout.sequence_codes, raw_set.flat)
+save_array(layout.sequence_offsets, raw_set.offsets)
+save_array(layout.dtw_seed, D_seed)
+save_array(layout.dtw_unit, D_unit)
+clips.to_csv(layout.sequence_clips, index=False)
 glue("sequence_labels", ", ".join(sequence_labels), display=False)
 glue("sequence_unit", "one annotated event, cut from its recording between the event's start and end and labelled "
      "by it" if dataset.events is not None else "one clip, labelled by its folder", display=False)

@@ -25,12 +25,13 @@ from pathlib import Path
 
 from myst_nb import glue
 
+from dolphin_ae.layout import RunLayout
 from dolphin_ae.runio import read_json, read_metrics
 from dolphin_ae.book.summary import discovery_note, headline_table, lookup, peer_line
 
 run_dir = Path(run_dir)
 metrics = read_metrics(run_dir)
-profile = read_json(run_dir / "manifest.json").get("report", {}).get("profile", "")
+profile = read_json(RunLayout(run_dir).manifest).get("report", {}).get("profile", "")
 table = headline_table(metrics)
 glue("summary_profile", profile, display=False)
 for key in ("silence.balanced_accuracy", "silence.recall_not_silence", "silence.n_test_windows",

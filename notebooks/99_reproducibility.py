@@ -30,6 +30,7 @@ from pathlib import Path
 from IPython.display import Markdown
 from myst_nb import glue
 
+from dolphin_ae.layout import RunLayout
 from dolphin_ae.runio import read_json
 from dolphin_ae.book.summary import (
     package_table,
@@ -41,7 +42,7 @@ from dolphin_ae.book.summary import (
 )
 
 run_dir = Path(run_dir)
-manifest = read_json(run_dir / "manifest.json")
+manifest = read_json(RunLayout(run_dir).manifest)
 stages = stage_table(manifest)
 skipped = skipped_files_table(manifest)
 glue("repro_total_minutes", float(stages["seconds"].sum()) / 60, display=False)

@@ -7,6 +7,7 @@ field tool (``detect``, ``embed``) and by the book. Modules and chapters name it
     runs/<name>/
         manifest.json, metrics.json         parameters, versions, timings / every measured number
         data/                               a synthetic data set made by chapter 01 (when no --data)
+        truth.csv                           chapter 01's copy of the data set's truth table (when it has one)
         cache/                              window data sets keyed by their inputs (chapter 01)
         windows.npy, windows.csv, dataset.json, events.csv   the windows, their index, front end, events
         checkpoints/                        training state, resumable, keyed by training_key
@@ -14,8 +15,10 @@ field tool (``detect``, ``embed``) and by the book. Modules and chapters name it
                                             silence_detector.keras, signal_type_classifier.keras
         embedding/                          test_codes.npy, test_window_indices.npy, map_<method>.npy
         sequences/                          codes.npy, offsets.npy, dtw_seed.npy, dtw_unit.npy, clips.csv
-        field/                              the field chapter's recordings and tables
-        notebooks/, book/                   executed chapters and the built book
+        field/                              recording.wav, truth.csv, regions.csv, regions.wav, regions.parquet
+        .notebooks/                         the chapters converted to .ipynb, as papermill's inputs
+        book/                               the book's pages, the executed chapters <stage>.ipynb and
+                                            the built book, _build/html/index.html
 """
 
 from dataclasses import dataclass
@@ -23,6 +26,7 @@ from pathlib import Path
 
 METRICS_FILE = "metrics.json"
 MANIFEST_FILE = "manifest.json"
+TRUTH_FILE = "truth.csv"
 WINDOWS_FILE = "windows.npy"
 INDEX_FILE = "windows.csv"
 DATASET_FILE = "dataset.json"
@@ -33,6 +37,9 @@ ENCODER_FILE = "encoder.keras"
 HISTORY_FILE = "autoencoder_history.json"
 DETECTOR_FILE = "silence_detector.keras"
 SIGNAL_TYPE_FILE = "signal_type_classifier.keras"
+# The built book inside a book folder (``build_book`` writes it there): ``<book>/_build/html/index.html``.
+BOOK_HTML_DIR = Path("_build", "html")
+BOOK_INDEX_FILE = "index.html"
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,11 @@ class RunLayout:
     def data(self):
         """A synthetic data set written into the run when no ``--data`` is given."""
         return self.root / "data"
+
+    @property
+    def truth(self):
+        """The data set's truth table, copied into the run by chapter 01 (when the data set has one)."""
+        return self.root / TRUTH_FILE
 
     @property
     def cache(self):
@@ -157,15 +169,57 @@ class RunLayout:
     def sequence_clips(self):
         return self.sequences / "clips.csv"
 
-    # Chapter 08 and the book.
+    # Chapter 08: a synthetic field recording, its truth, and what detect and embed made of it.
     @property
     def field(self):
         return self.root / "field"
 
     @property
+    def field_recording(self):
+        return self.field / "recording.wav"
+
+    @property
+    def field_truth(self):
+        return self.field / TRUTH_FILE
+
+    @property
+    def field_regions(self):
+        """``detect``'s table of regions (CSV)."""
+        return self.field / "regions.csv"
+
+    @property
+    def field_regions_audio(self):
+        """``detect``'s regions joined into one WAV file."""
+        return self.field / "regions.wav"
+
+    @property
+    def field_embeddings(self):
+        """``embed``'s codes of the regions (Parquet)."""
+        return self.field / "regions.parquet"
+
+    # The report and the book.
+    @property
     def notebooks(self):
-        return self.root / "notebooks"
+        """The chapters converted to ``.ipynb``, papermill's inputs (hidden: the book is what a reader opens)."""
+        return self.root / ".notebooks"
+
+    def notebook_input(self, stage):
+        """``.notebooks/<stage>.ipynb``: chapter ``stage`` (e.g. ``01_data``) before it is executed."""
+        return self.notebooks / f"{stage}.ipynb"
 
     @property
     def book(self):
         return self.root / "book"
+
+    def executed_notebook(self, stage):
+        """``book/<stage>.ipynb``: chapter ``stage`` executed, a page of the book."""
+        return self.book / f"{stage}.ipynb"
+
+    @property
+    def book_html(self):
+        return self.book / BOOK_HTML_DIR
+
+    @property
+    def book_index(self):
+        """The built book's front page."""
+        return self.book_html / BOOK_INDEX_FILE

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-METRICS_FILE = "metrics.json"
-MANIFEST_FILE = "manifest.json"
+from dolphin_ae.layout import MANIFEST_FILE, METRICS_FILE, RunLayout  # noqa: F401 (the names, re-exported)
 
 
 def _umask():
@@ -92,7 +91,7 @@ def update_metrics(run_dir, section, values):
     ``n_clusters=12`` must not keep the row of an earlier run at 8). A stage therefore writes
     each of its sections once, whole.
     """
-    path = Path(run_dir) / METRICS_FILE
+    path = RunLayout(run_dir).metrics
     metrics = read_json(path)
     metrics[section] = _to_json(values)
     write_json(path, metrics)
@@ -106,7 +105,7 @@ def keep_metrics_sections(run_dir, sections):
     sections that existed when the stage before it finished, so that a section only a re-run stage
     wrote cannot outlive the run that wrote it.
     """
-    path = Path(run_dir) / METRICS_FILE
+    path = RunLayout(run_dir).metrics
     if not path.exists():
         return []
     metrics = read_json(path)
@@ -117,7 +116,7 @@ def keep_metrics_sections(run_dir, sections):
 
 
 def read_metrics(run_dir):
-    return read_json(Path(run_dir) / METRICS_FILE)
+    return read_json(RunLayout(run_dir).metrics)
 
 
 def write_chosen_table(table, provenance, path, *, chosen_columns=None):
@@ -220,7 +219,7 @@ def record_stage(run_dir, stage, *, parameters, seconds, extra=None):
     """
     entry = {"parameters": parameters, "seconds": round(float(seconds), 2), "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     entry.update(extra or {})
-    path = Path(run_dir) / MANIFEST_FILE
+    path = RunLayout(run_dir).manifest
     environment = environment_summary()
     manifest = read_json(path)
     manifest.setdefault("stages", {})[stage] = _to_json(entry)

@@ -23,6 +23,7 @@ import pandas as pd
 from dolphin_ae.audio.loading import load_audio, pad_to_length
 from dolphin_ae.constants import TRUTH_FILE
 from dolphin_ae.exceptions import AudioError, ParameterError
+from dolphin_ae.layout import RunLayout
 from dolphin_ae.viz.analysis import gallery_layout
 from dolphin_ae.runio import read_json
 from dolphin_ae.audio.spectrogram import FrontEnd, band_spectrogram, normalize_windows, spectrogram_windows
@@ -40,11 +41,12 @@ def find_data_dir(run_dir, data_dir=""):
     """Folder of the run's recordings: ``data_dir`` if given, else what the data stage recorded, else ``run_dir/data``."""
     if data_dir:
         return Path(data_dir)
-    manifest = read_json(Path(run_dir) / "manifest.json")
+    layout = RunLayout(run_dir)
+    manifest = read_json(layout.manifest)
     recorded = manifest.get("stages", {}).get("01_data", {}).get("parameters", {}).get("data_dir")
     if recorded and Path(recorded).is_dir():
         return Path(recorded)
-    return Path(run_dir) / "data"
+    return layout.data
 
 
 def load_truth(data_dir):

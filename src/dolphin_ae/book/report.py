@@ -36,7 +36,8 @@ import yaml
 
 from dolphin_ae.exceptions import DolphinAEError, ParameterError
 from dolphin_ae.book.parameters import check_parameters, declarations
-from dolphin_ae.runio import MANIFEST_FILE, keep_metrics_sections, read_json, read_metrics
+from dolphin_ae.layout import BOOK_HTML_DIR, BOOK_INDEX_FILE, RunLayout
+from dolphin_ae.runio import keep_metrics_sections, read_json, read_metrics
 
 log = logging.getLogger(__name__)
 
@@ -268,6 +269,7 @@ def run_report(*, profile="auto", data_dir=None, run_dir=None, overrides=None, p
     if data_dir and not Path(data_dir).is_dir():
         raise ParameterError(f"--data {data_dir}: no such folder")
     run_dir = Path(run_dir or project_dir / "runs" / profile).resolve()
+    layout = RunLayout(run_dir)
 
     # Every value is checked against the notebooks' declarations before anything is written.
     sources = notebook_sources(project_dir)
@@ -281,7 +283,7 @@ def run_report(*, profile="auto", data_dir=None, run_dir=None, overrides=None, p
         check_parameters({**profile_values, **overrides}, declarations(inspected), origins=origins)
         executions = []
         for source in sources:
-            notebook_in = run_dir / ".notebooks" / f"{source.stem}.ipynb"
+            notebook_in = layout.notebook_input(source.stem)
             notebook_in.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(converted[source.stem], notebook_in)
             executions.append((source, notebook_in, set(inspected[source.stem])))
@@ -290,17 +292,17 @@ def run_report(*, profile="auto", data_dir=None, run_dir=None, overrides=None, p
     parameters["run_dir"] = str(run_dir)
     parameters["data_dir"] = str(Path(data_dir).resolve()) if data_dir else ""
     parameters["profile"] = profile
-    book_dir = run_dir / "book"
+    book_dir = layout.book
     book_dir.mkdir(parents=True, exist_ok=True)
     for page in (project_dir / "book").iterdir():
         if page.is_file() and page.suffix in (".md", ".yml", ".png", ".bib"):
             shutil.copy2(page, book_dir / page.name)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-    manifest_path = run_dir / MANIFEST_FILE
+    manifest_path = layout.manifest
     records = {} if force else read_json(manifest_path).get("report", {}).get("stages", {})
     if force:
-        shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
+        shutil.rmtree(layout.checkpoints, ignore_errors=True)
     _edit_report(manifest_path, profile=profile, parameters=parameters, overrides=overrides,
                  started_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     code_hash, data_hash = package_source_hash(), data_fingerprint(data_dir)
@@ -315,7 +317,7 @@ def run_report(*, profile="auto", data_dir=None, run_dir=None, overrides=None, p
     for position, (source, notebook_in, declared) in enumerate(executions):
         stage, key = source.stem, keys[source.stem]
         stage_parameters = {k: v for k, v in parameters.items() if k in declared}
-        executed_notebook = book_dir / notebook_in.name
+        executed_notebook = layout.executed_notebook(stage)
         if resuming and _stage_is_done(records.get(stage), key, executed_notebook):
             print(f"[dolphin-ae] {source.name}: unchanged and finished earlier, skipped", flush=True)
             skipped.append(stage)
@@ -385,7 +387,7 @@ def build_book(book_dir, *, project_dir):
                str(book_dir), "--config", str(Path(project_dir) / "_config.yml"), "--toc", str(book_dir / "_toc.yml"),
                "-W", "-n", "--keep-going"]
     subprocess.run(command, check=True)
-    index = book_dir / "_build" / "html" / "index.html"
+    index = book_dir / BOOK_HTML_DIR / BOOK_INDEX_FILE
     if not index.is_file():
         raise DolphinAEError(f"the book build finished but wrote no {index}; look for a _build/ folder the build "
                              f"wrote elsewhere")

@@ -66,10 +66,7 @@ from dolphin_ae.constants import SILENCE_LABEL
 
 log = logging.getLogger(__name__)
 
-WINDOWS_FILE = "windows.npy"
-INDEX_FILE = "windows.csv"
-EVENTS_FILE = "events.csv"
-DATASET_FILE = "dataset.json"
+from dolphin_ae.layout import DATASET_FILE, EVENTS_FILE, INDEX_FILE, WINDOWS_FILE  # noqa: E402 (names of a run's files)
 LAYOUTS = ("auto", "folders", "annotations", "raven")
 # Bump when the way windows are computed changes, so that old caches are not trusted.
 CACHE_VERSION = 2
