@@ -59,10 +59,10 @@ from dolphin_ae.analysis.discovery_settings import (DEVELOPMENT_TABLE, DISCOVERY
                                            read_settings_table)
 from dolphin_ae.analysis.dtw import SequenceSet, pairwise_dtw
 from dolphin_ae.exceptions import ParameterError
-from dolphin_ae.viz.analysis import plot_clip_gallery, plot_distance_matrix
+from dolphin_ae.viz.analysis import clip_spectrogram, gallery_spectrograms, plot_clip_gallery, plot_distance_matrix
 from dolphin_ae.runio import record_stage, update_metrics
-from dolphin_ae.analysis.sequences import (NO_MOTIF, clip_sources, clip_spectrogram, discovery_truth, find_data_dir,
-                                  gallery_spectrograms, has_motif_truth, seed_settings_label)
+from dolphin_ae.analysis.sequences import (NO_MOTIF, clip_sources, discovery_truth, find_data_dir, has_motif_truth,
+                                           seed_settings_label)
 from dolphin_ae.train.training import predict_windows
 
 started = time.perf_counter()
