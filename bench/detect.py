@@ -30,7 +30,9 @@ def _child(model_dir, wav, block_s):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import soundfile
 
-    from dolphin_ae.field.detect import DetectionOptions, detect_batch, load_detector_run
+    from dolphin_ae.field.batch import detect_batch
+    from dolphin_ae.field.regions import DetectionOptions
+    from dolphin_ae.field.run import load_detector_run
 
     run = load_detector_run(model_dir)
     rss_loaded_mb = _current_rss_mb()
@@ -55,7 +57,7 @@ def _current_rss_mb():
 def _make_model_dir(directory, filters):
     import keras
 
-    from dolphin_ae.field.detect import write_detector_run
+    from dolphin_ae.field.run import write_detector_run
     from dolphin_ae.models.conv_v5 import build_conv_v5_encoder
     from dolphin_ae.train.silence import build_silence_detector, build_silence_head
     from dolphin_ae.audio.spectrogram import FrontEnd

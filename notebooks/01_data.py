@@ -64,7 +64,8 @@ import pandas as pd
 from IPython.display import HTML, Audio, display
 from myst_nb import glue
 
-from dolphin_ae.data.dataset import build_window_dataset, scan_annotated_recordings
+from dolphin_ae.data.clips import scan_annotated_recordings
+from dolphin_ae.data.dataset import build_window_dataset
 from dolphin_ae.audio.examples import event_audio, example_events
 from dolphin_ae.layout import RunLayout
 from dolphin_ae.viz.plots import (panel_gallery_html, plot_annotated_spectrogram, plot_message, plot_spectrogram_panels,

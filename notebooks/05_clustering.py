@@ -62,13 +62,13 @@ from dolphin_ae.analysis.dtw import (SequenceSet, dtw_distance, dtw_distance_ref
 from dolphin_ae.exceptions import ParameterError
 from dolphin_ae.layout import RunLayout
 from dolphin_ae.analysis.peers import PEER_NAMES, clustering_peers, code_scores_k_true, verdict
-from dolphin_ae.viz.analysis import (plot_clip_gallery, plot_contingency, plot_distance_matrix,
-                                       plot_dtw_scaling)
+from dolphin_ae.viz.analysis import (clip_spectrogram, gallery_spectrograms, plot_clip_gallery, plot_contingency,
+                                     plot_distance_matrix, plot_dtw_scaling)
 from dolphin_ae.analysis.projection import stratified_subset
 from dolphin_ae.runio import record_stage, save_array, update_metrics
-from dolphin_ae.analysis.sequences import (SEED_SEQUENCE_SETTINGS, clip_sources, clip_spectrogram, encode_clips,
-                                  find_data_dir, gallery_spectrograms, load_event_truth, load_truth,
-                                  seed_settings_label, sequence_items, with_truth)
+from dolphin_ae.analysis.sequences import (SEED_SEQUENCE_SETTINGS, clip_sources, encode_clips, find_data_dir,
+                                           load_event_truth, load_truth, seed_settings_label, sequence_items,
+                                           with_truth)
 from dolphin_ae.train.training import predict_windows
 
 started = time.perf_counter()

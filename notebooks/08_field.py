@@ -39,7 +39,10 @@ import soundfile
 from IPython.display import Audio, display
 from myst_nb import glue
 
-from dolphin_ae.field.detect import DetectionOptions, detect_batch, embed_batch, load_detector_run, region_recall_precision
+from dolphin_ae.field.batch import detect_batch, embed_batch
+from dolphin_ae.field.evaluation import region_recall_precision
+from dolphin_ae.field.regions import DetectionOptions
+from dolphin_ae.field.run import load_detector_run
 from dolphin_ae.viz.plots import plot_regions
 from dolphin_ae.runio import update_metrics
 from dolphin_ae.audio.spectrogram import band_spectrogram

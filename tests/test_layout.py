@@ -189,7 +189,7 @@ def test_the_report_writes_its_records_and_notebooks_where_the_layout_says(tmp_p
 def test_the_field_tool_writes_and_finds_a_run_where_the_layout_says(tmp_path):
     import keras
 
-    from dolphin_ae.field.detect import resolve_run_dir, write_detector_run
+    from dolphin_ae.field.run import resolve_run_dir, write_detector_run
 
     inputs = keras.Input((4,))
     encoder = keras.Model(inputs, keras.layers.Dense(2)(inputs), name="encoder")

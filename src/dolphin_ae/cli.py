@@ -48,7 +48,7 @@ def _report(args):
 
 
 def _detection_options(args):
-    from dolphin_ae.field.detect import DetectionOptions
+    from dolphin_ae.field.regions import DetectionOptions
 
     return DetectionOptions(step_frames=args.step_frames, min_gap_s=args.min_gap_s, min_region_s=args.min_region_s,
                             channel=args.channel, block_s=args.block_s, batch_size=args.batch_size).check()
@@ -73,7 +73,8 @@ def _check_suffix(option, path, suffixes, what):
 
 
 def _detect(args):
-    from dolphin_ae.field.detect import detect_batch, load_detector_run
+    from dolphin_ae.field.batch import detect_batch
+    from dolphin_ae.field.run import load_detector_run
 
     _check_suffix("--out", args.out, (".csv",), "detect writes its regions as CSV")
     if args.wav is not None:
@@ -85,7 +86,8 @@ def _detect(args):
 
 
 def _embed(args):
-    from dolphin_ae.field.detect import embed_batch, load_detector_run
+    from dolphin_ae.field.batch import embed_batch
+    from dolphin_ae.field.run import load_detector_run
 
     _check_suffix("--out", args.out, (".parquet", ".csv"), "embeddings are written as Parquet or CSV")
     options = _detection_options(args)

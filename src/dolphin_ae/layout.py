@@ -24,9 +24,10 @@ field tool (``detect``, ``embed``) and by the book. Modules and chapters name it
 from dataclasses import dataclass
 from pathlib import Path
 
+from dolphin_ae.constants import TRUTH_FILE  # the truth table: in a data set, and its copy in a run
+
 METRICS_FILE = "metrics.json"
 MANIFEST_FILE = "manifest.json"
-TRUTH_FILE = "truth.csv"
 WINDOWS_FILE = "windows.npy"
 INDEX_FILE = "windows.csv"
 DATASET_FILE = "dataset.json"

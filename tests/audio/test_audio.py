@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from conftest import tone
-from dolphin_ae.audio.loading import find_audio_files, load_audio
+from dolphin_ae.audio.loading import find_audio_files
+from dolphin_ae.audio.pipeline import load_audio
 from dolphin_ae.exceptions import AudioError
 from dolphin_ae.audio.spectrogram import FrontEnd, band_spectrogram
 

@@ -3,15 +3,10 @@ import pandas as pd
 import pytest
 
 from conftest import tone
-from dolphin_ae.data.dataset import (
-    WindowDataset,
-    build_window_dataset,
-    detect_layout,
-    extract_windows,
-    recording_of,
-    scan_labelled_folder,
-    split_by_recording,
-)
+from dolphin_ae.data.clips import detect_layout, scan_labelled_folder
+from dolphin_ae.data.dataset import WindowDataset, build_window_dataset, split_by_recording
+from dolphin_ae.data.recordings import recording_of
+from dolphin_ae.data.windows import extract_windows
 from dolphin_ae.exceptions import NoUsableAudioError, ParameterError
 from dolphin_ae.data.synth import synthesize_dataset
 
@@ -152,7 +147,7 @@ def test_raven_layout(tmp_path, write_wav):
 
 
 def test_windows_are_cached_until_an_input_or_parameter_changes(tmp_path, write_wav, monkeypatch):
-    import dolphin_ae.data.dataset as dataset_module
+    import dolphin_ae.data.windows as windows_module
 
     data = _recordings(tmp_path, write_wav)
     (data / "annotations.csv").write_text("file,start_s,end_s,label\nsite0__day1.wav,1,2,whistle\n")
@@ -163,7 +158,7 @@ def test_windows_are_cached_until_an_input_or_parameter_changes(tmp_path, write_
     def no_reading(*args, **kwargs):
         raise AssertionError("the cache should have been used")
 
-    monkeypatch.setattr(dataset_module, "load_audio", no_reading)
+    monkeypatch.setattr(windows_module, "load_audio", no_reading)
     again, index_again, _, _ = extract_windows(data, cache_dir=cache)
     np.testing.assert_array_equal(again, windows)
     pd.testing.assert_frame_equal(index_again, index)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from conftest import tone
-from dolphin_ae.data.dataset import WindowDataset, build_window_dataset, extract_windows
+from dolphin_ae.data.dataset import WindowDataset, build_window_dataset
+from dolphin_ae.data.windows import extract_windows
 from dolphin_ae.exceptions import ParameterError
 from dolphin_ae.data.recordings import (assign_recordings, compile_recording_pattern, one_recording_per_file_warning,
                                    recording_of)

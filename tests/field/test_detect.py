@@ -8,8 +8,6 @@ Matching rule for recall and precision (``region_recall_precision``): a region a
 match when their overlap covers at least half of each of them.
 """
 
-import tracemalloc
-
 import keras
 import numpy as np
 import pandas as pd
@@ -18,21 +16,13 @@ import soundfile
 
 from dolphin_ae.cli import main
 from dolphin_ae.data.dataset import build_window_dataset
-from dolphin_ae.field.detect import (
-    DetectionOptions,
-    RegionMerger,
-    detect_file,
-    iter_audio_blocks,
-    load_detector_run,
-    region_recall_precision,
-    resolve_run_dir,
-    stream_windows,
-    write_detector_run,
-)
 from dolphin_ae.exceptions import ParameterError
+from dolphin_ae.field.evaluation import region_recall_precision
+from dolphin_ae.field.regions import DetectionOptions, RegionMerger, detect_file
+from dolphin_ae.field.run import load_detector_run, resolve_run_dir, write_detector_run
 from dolphin_ae.models.conv_v5 import build_conv_v5_encoder
 from dolphin_ae.train.silence import build_silence_detector, build_silence_head
-from dolphin_ae.audio.spectrogram import FrontEnd, band_spectrogram, spectrogram_windows
+from dolphin_ae.audio.spectrogram import FrontEnd
 from dolphin_ae.data.synth import synthesize_dataset
 from dolphin_ae.data.synth_long import write_long_recording
 
@@ -130,49 +120,6 @@ def test_streaming_equals_whole_file(trained_run, recording, tmp_path, rate):
         assert (a.start_s, a.end_s, a.n_windows) == (b.start_s, b.end_s, b.n_windows)
         assert a.score == pytest.approx(b.score, abs=1e-5)
         np.testing.assert_allclose(a.code, b.code, atol=1e-4)
-
-
-@pytest.mark.parametrize("step_frames", [64, 16, 200])
-def test_stream_windows_match_the_whole_signal(step_frames):
-    front_end = FrontEnd(step_frames=step_frames)
-    y = np.random.default_rng(0).standard_normal(int(3.3 * 48000)).astype(np.float32)
-    expected = spectrogram_windows(band_spectrogram(y, front_end), front_end)
-    cuts = np.cumsum(np.random.default_rng(1).integers(1, 20000, size=40))
-    blocks = np.split(y, cuts[cuts < y.shape[0]])
-    pieces = list(stream_windows(blocks, front_end))
-    assert [first for first, _ in pieces] == list(np.cumsum([0] + [w.shape[0] for _, w in pieces[:-1]]))
-    streamed = np.concatenate([w for _, w in pieces])
-    assert streamed.shape == expected.shape
-    np.testing.assert_allclose(streamed, expected, rtol=1e-6, atol=1e-6)
-
-
-def _peak_stream_bytes(path, block_s):
-    tracemalloc.start()
-    n_windows = 0
-    for _, windows in stream_windows(iter_audio_blocks(path, sr=48000, block_s=block_s), FrontEnd()):
-        n_windows += windows.shape[0]
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return peak, n_windows
-
-
-def test_memory_is_bounded_by_the_block_not_the_recording(tmp_path):
-    rng = np.random.default_rng(0)
-    paths = {}
-    for minutes in (0.5, 2.0):
-        paths[minutes] = tmp_path / f"{minutes}.wav"
-        with soundfile.SoundFile(str(paths[minutes]), mode="w", samplerate=48000, channels=1, subtype="PCM_16") as f:
-            for _ in range(int(minutes * 6)):
-                f.write(0.1 * rng.standard_normal(480000).astype(np.float32))
-    short_peak, short_windows = _peak_stream_bytes(paths[0.5], block_s=1.0)
-    long_peak, long_windows = _peak_stream_bytes(paths[2.0], block_s=1.0)
-    assert long_windows > 3.9 * short_windows
-    assert long_peak < 1.2 * short_peak  # flat in the recording's length
-    # Whole-file processing would hold at least the recording's spectrogram at once.
-    whole_spectrogram_bytes = (2.0 * 60 * 48000 / 64) * 256 * 4
-    assert long_peak < whole_spectrogram_bytes / 4
-    bigger_block_peak, _ = _peak_stream_bytes(paths[2.0], block_s=8.0)
-    assert bigger_block_peak > 2 * long_peak  # and it grows with the block
 
 
 def test_region_merger_applies_the_gap_and_length_rules():

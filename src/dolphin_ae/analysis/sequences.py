@@ -3,7 +3,7 @@
 The 2019 study compared whole whistles, not single windows: each clip became a sequence of codes
 of windows taken every win/10 frames ("I reduced the step size from win/2 to win/10"), and
 sequences were compared with DTW (:mod:`dolphin_ae.analysis.dtw`). This module recomputes those dense
-windows from the audio and encodes them.
+windows from the audio (:func:`dolphin_ae.audio.pipeline.clip_windows`) and encodes them.
 
 Which calls become sequences (:func:`sequence_items`): only those of the **test recordings** (the
 encoder never trained on them). In the folder layout each clip is one call, with its folder's
@@ -20,13 +20,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dolphin_ae.audio.loading import load_audio, pad_to_length
+from dolphin_ae.audio.pipeline import clip_windows, load_audio, with_step_frames
 from dolphin_ae.constants import TRUTH_FILE
 from dolphin_ae.exceptions import AudioError, ParameterError
 from dolphin_ae.layout import RunLayout
-from dolphin_ae.viz.analysis import gallery_layout
 from dolphin_ae.runio import read_json
-from dolphin_ae.audio.spectrogram import FrontEnd, band_spectrogram, normalize_windows, spectrogram_windows
 
 NO_MOTIF = ""
 # The 2019 study's sequence clustering (ORIGINAL_PIPELINE.md): windows every win/10 = 12 frames, DTW
@@ -208,47 +206,6 @@ def discovery_truth(clips, *, motif_truth):
     return None, None
 
 
-def sequence_front_end(front_end, step_frames):
-    """The run's front end with windows every ``step_frames`` frames (the seed's win/10 is 12)."""
-    if not isinstance(step_frames, (int, np.integer)) or step_frames < 1:
-        raise ParameterError(f"step_frames must be a positive integer, got {step_frames!r}")
-    return FrontEnd(**{**front_end.to_dict(), "step_frames": int(step_frames)})
-
-
-def _segment(y, sr, start_s, end_s):
-    """``y[start_s:end_s]`` (s); the whole of ``y`` when ``start_s`` is None or NaN."""
-    if start_s is None or not np.isfinite(start_s):
-        return y
-    start = max(0, int(round(float(start_s) * sr)))
-    stop = y.shape[0] if end_s is None or not np.isfinite(end_s) else min(y.shape[0], int(round(float(end_s) * sr)))
-    return y[start:stop]
-
-
-def clip_windows(path, front_end, *, channel=0, start_s=None, end_s=None, y=None, pad_mode=None):
-    """Normalised windows of one clip (or of its span ``start_s``..``end_s``, s), shape
-    (n_windows, window_frames, n_bins), float32.
-
-    ``y`` is the file's waveform when already read (at ``front_end.sr``). ``pad_mode`` (``"reflect"``
-    or ``"zeros"``) pads a span shorter than one window to one window, as the data set does; None
-    refuses it.
-
-    Raises
-    ------
-    AudioError
-        When the clip cannot be read or is shorter than one window (and ``pad_mode`` is None).
-    """
-    if y is None:
-        y = load_audio(path, sr=front_end.sr, channel=channel, fmax_hz=front_end.fmax_hz)
-    y = _segment(y, front_end.sr, start_s, end_s)
-    if pad_mode is not None and 0 < y.shape[0] < front_end.window_samples:
-        y = pad_to_length(y, front_end.window_samples, mode=pad_mode)
-    windows = spectrogram_windows(band_spectrogram(y, front_end), front_end)
-    if windows.shape[0] == 0:
-        raise AudioError(f"{path}: lasts {y.shape[0] / front_end.sr:.3f} s, shorter than one window "
-                         f"({front_end.window_samples / front_end.sr:.3f} s)")
-    return normalize_windows(windows, method=front_end.normalization)
-
-
 def encode_clips(encoder, clips, data_dir, front_end, *, step_frames=12, channel=0, batch_size=64, pad_mode=None):
     """Each clip (or event) as a sequence of codes of windows every ``step_frames`` frames.
 
@@ -274,7 +231,7 @@ def encode_clips(encoder, clips, data_dir, front_end, *, step_frames=12, channel
     skipped : list of dict
         ``{"file", "reason"}`` for each clip that could not be used.
     """
-    fe = sequence_front_end(front_end, step_frames)
+    fe = with_step_frames(front_end, step_frames)
     sequences, kept_rows, skipped = [], [], []
     has_span = {"start_s", "end_s"} <= set(clips.columns)
     loaded_file, loaded = None, None
@@ -302,7 +259,8 @@ def encode_clips(encoder, clips, data_dir, front_end, *, step_frames=12, channel
 
 
 def clip_sources(clips, data_dir):
-    """Each row's audio for :func:`clip_spectrogram`: its path, or ``(path, start_s, end_s)`` for an event."""
+    """Each row's audio for :func:`dolphin_ae.viz.analysis.clip_spectrogram`: its path, or
+    ``(path, start_s, end_s)`` for an event."""
     sources = []
     for row in clips.itertuples(index=False):
         path = Path(data_dir) / row.file
@@ -310,34 +268,3 @@ def clip_sources(clips, data_dir):
         sources.append(path if start_s is None or not np.isfinite(float(start_s))
                        else (path, float(start_s), float(row.end_s)))
     return sources
-
-
-def gallery_spectrograms(groups, paths, front_end, *, title, channel=0, max_groups=4, max_members=5):
-    """Spectrograms and titles of a gallery's cells, for ``plot_clip_gallery(..., ncols=max_members)``.
-
-    ``groups`` are lists of item numbers, ``paths[item]`` each item's audio (a path, or
-    ``(path, start_s, end_s)`` as :func:`clip_sources` gives), and
-    ``title(group_number, item)`` a cell's title. Rows are padded with None (an empty cell).
-    """
-    spectrograms, titles = [], []
-    for cell in gallery_layout(groups, max_groups=max_groups, max_members=max_members):
-        if cell is None:
-            spectrograms.append(None)
-            titles.append("")
-            continue
-        number, item = cell
-        spectrograms.append(clip_spectrogram(paths[item], front_end, channel=channel)[0])
-        titles.append(title(number, item))
-    return spectrograms, titles
-
-
-def clip_spectrogram(path, front_end, *, channel=0):
-    """Linear band magnitude spectrogram of a whole clip (or of ``(path, start_s, end_s)``, s) for
-    display, shape (n_frames, n_bins), and its waveform."""
-    start_s = end_s = None
-    if isinstance(path, tuple):
-        path, start_s, end_s = path
-    display_front_end = FrontEnd(**{**front_end.to_dict(), "magnitude": "linear"})
-    y = _segment(load_audio(path, sr=front_end.sr, channel=channel, fmax_hz=front_end.fmax_hz), front_end.sr,
-                 start_s, end_s)
-    return band_spectrogram(y, display_front_end), y

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dolphin_ae.audio.loading import load_audio
+from dolphin_ae.audio.pipeline import load_audio
 from dolphin_ae.constants import SEED_SR
 from dolphin_ae.exceptions import ParameterError
 

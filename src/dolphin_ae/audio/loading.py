@@ -1,4 +1,7 @@
-"""Loading recordings: read, pick a channel, validate, resample to the run's rate, pad short clips."""
+"""Audio files before their samples are read: find them, check their headers, pad short clips.
+
+Reading, resampling and windowing are :mod:`dolphin_ae.audio.pipeline`'s.
+"""
 
 import struct
 from dataclasses import dataclass
@@ -7,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from dolphin_ae.constants import SEED_SR
 from dolphin_ae.exceptions import AudioError, ParameterError
 
 AUDIO_SUFFIXES = (".wav", ".flac")
@@ -105,62 +107,11 @@ def check_audio_file(path, *, channel=0, fmax_hz=None, min_duration_s=0.0):
 
 
 def resampled_length(n_samples, *, orig_sr, target_sr):
-    """Samples after resampling ``n_samples`` from ``orig_sr`` to ``target_sr`` (as ``load_audio`` does)."""
+    """Samples after resampling ``n_samples`` from ``orig_sr`` to ``target_sr``, as the data set plans its
+    windows from the headers (see :meth:`dolphin_ae.audio.pipeline.Resampler.output_length`)."""
     if orig_sr == target_sr:
         return int(n_samples)
     return int(np.ceil(n_samples * target_sr / orig_sr))
-
-
-def load_audio(path, *, sr=SEED_SR, channel=0, fmax_hz=None, min_duration_s=0.0):
-    """Read one recording as a float32 mono waveform at ``sr`` Hz.
-
-    Parameters
-    ----------
-    path : str or Path
-        A WAV or FLAC file (16/24/32-bit integer or float samples).
-    sr : int
-        Sample rate of the result (Hz). Other rates are resampled with an anti-aliasing
-        resampler (soxr, high quality).
-    channel : int
-        Which channel to keep (0 is the first).
-    fmax_hz : float or None
-        Highest frequency the analysis needs (Hz). A file recorded at less than ``2 * fmax_hz``
-        cannot contain it and is refused.
-    min_duration_s : float
-        Files shorter than this (s) are refused.
-
-    Returns
-    -------
-    y : np.ndarray, shape (n_samples,), float32
-
-    Raises
-    ------
-    AudioError
-        The file cannot be used (unreadable, empty, truncated, NaN or infinite samples, missing
-        channel, rate too low, too short); the message names it and says why.
-    """
-    path = Path(path)
-    if sr <= 0:
-        raise ParameterError(f"sr must be a positive sample rate in Hz, got {sr!r}")
-    if channel < 0:
-        raise ParameterError(f"channel must be >= 0, got {channel!r}")
-    info = check_audio_file(path, channel=channel, fmax_hz=fmax_hz, min_duration_s=min_duration_s)
-    try:
-        data, native_sr = soundfile.read(str(path), dtype="float32", always_2d=True)
-    except (RuntimeError, soundfile.LibsndfileError, OSError) as error:
-        raise AudioError(f"{path}: cannot be read as audio ({error})") from error
-    if data.shape[0] == 0:
-        raise AudioError(f"{path}: holds no samples")
-    if data.shape[0] < info.frames:
-        raise AudioError(f"{path}: is truncated: {data.shape[0]} of {info.frames} samples could be read")
-    y = np.ascontiguousarray(data[:, channel])
-    if not np.all(np.isfinite(y)):
-        raise AudioError(f"{path}: contains NaN or infinite samples")
-    if native_sr != sr:
-        import librosa
-
-        y = librosa.resample(y, orig_sr=native_sr, target_sr=sr, res_type="soxr_hq").astype(np.float32)
-    return y
 
 
 def pad_to_length(y, n_samples, *, mode="reflect"):

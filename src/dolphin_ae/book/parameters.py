@@ -16,7 +16,7 @@ import ast
 
 from dolphin_ae.audio.loading import PAD_MODES
 from dolphin_ae.analysis.clustering import SCALINGS, WINDOW_METHODS
-from dolphin_ae.data.dataset import LAYOUTS
+from dolphin_ae.data.clips import LAYOUTS
 from dolphin_ae.analysis.discovery_settings import DISCOVERY_SCALINGS
 from dolphin_ae.exceptions import ParameterError
 from dolphin_ae.analysis.projection import PROJECTIONS

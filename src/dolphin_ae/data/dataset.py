@@ -1,182 +1,28 @@
-"""Labelled windows from a folder of recordings, split by recording, cached in the run directory.
+"""The window data set of a run: labelled windows split by recording, saved in the run directory.
 
-Input layouts (DESIGN.md), chosen by ``layout`` (``auto`` detects them in this order):
-
-- ``annotations``: long recordings (``DIR/**/*.wav|flac``) with ``DIR/annotations.csv``
-  (``file,start_s,end_s,label[,type]``);
-- ``raven``: long recordings with Raven selection tables (``*.txt``) beside them;
-- ``folders``: clips in ``DIR/<label>/*.wav|flac``; every window of a clip takes its folder's label.
-
-Windows of annotated recordings are labelled by the events they overlap (the rule is in
-:mod:`dolphin_ae.data.annotations`); ``noise`` is silence. Which recording a file belongs to is decided
-by :mod:`dolphin_ae.data.recordings`: a ``recordings.csv`` (``file,recording``) in the data folder, else
-the first group of ``recording_pattern``, else the name before ``__`` in
-``<recording>__<anything>.wav``, else the file is a recording of its own. Train and test never
-share a recording, so no background, animal or session is seen in both.
-
-Clips shorter than one window (0.18 s of audio at the seed's settings) but at least
-``min_duration_s`` long are centred in one window, padded with their own audio reflected at the
-edges (see :func:`dolphin_ae.audio.loading.pad_to_length`); shorter ones, and files that cannot be used, are
-skipped with their reason.
-
-The windows of a data set are written to a memory-mapped cache, ``<cache_dir>/<key>/``, where the
-key hashes the front end's parameters, the reading options and every input file's path, size and
-modification time: a re-run over unchanged files with unchanged parameters reads the cache instead
-of recomputing.
+The windows come from :mod:`dolphin_ae.data.windows` (the clips of :mod:`dolphin_ae.data.clips`,
+windowed by :mod:`dolphin_ae.audio.pipeline`). Train and test never share a recording
+(:mod:`dolphin_ae.data.recordings` decides which recording a file belongs to), so no background,
+animal or session is seen in both.
 """
 
-import hashlib
-import json
 import logging
 import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from dolphin_ae.data.annotations import (
-    ANNOTATIONS_FILE,
-    find_raven_tables,
-    read_annotations_csv,
-    read_raven_table,
-    window_labels,
-)
-from dolphin_ae.audio.loading import check_audio_file, find_audio_files, load_audio, pad_to_length, resampled_length
-from dolphin_ae.exceptions import AudioError, NoUsableAudioError, ParameterError
-from dolphin_ae.data.recordings import (
-    RECORDINGS_FILE,
-    assign_recordings,
-    compile_recording_pattern,
-    one_recording_per_file_warning,
-    recording_of,
-)
+from dolphin_ae.audio.spectrogram import FrontEnd
+from dolphin_ae.data.recordings import RECORDINGS_FILE, one_recording_per_file_warning
+from dolphin_ae.data.windows import extract, read_index
+from dolphin_ae.exceptions import ParameterError
+from dolphin_ae.layout import DATASET_FILE, EVENTS_FILE, INDEX_FILE, WINDOWS_FILE
 from dolphin_ae.runio import atomic_path, read_json, write_json
-from dolphin_ae.audio.spectrogram import (
-    FrontEnd,
-    band_spectrogram,
-    n_windows_of,
-    normalize_windows,
-    spectrogram_windows,
-    window_level_db,
-    window_start_s,
-)
 from dolphin_ae.constants import SILENCE_LABEL
 
 log = logging.getLogger(__name__)
-
-from dolphin_ae.layout import DATASET_FILE, EVENTS_FILE, INDEX_FILE, WINDOWS_FILE  # noqa: E402 (names of a run's files)
-LAYOUTS = ("auto", "folders", "annotations", "raven")
-# Bump when the way windows are computed changes, so that old caches are not trusted.
-CACHE_VERSION = 2
-
-
-@dataclass(frozen=True)
-class Clip:
-    """One audio file of a data set: a folder-per-label clip (``label`` set) or an annotated
-    recording (``events`` set, one row per event)."""
-
-    path: Path
-    file: str  # path relative to the data folder, with forward slashes
-    label: str | None
-    recording: str
-    events: pd.DataFrame | None = field(default=None, compare=False, hash=False)
-
-
-def detect_layout(data_dir):
-    """``annotations`` when ``DIR/annotations.csv`` exists, else ``raven`` when a Raven selection table
-    is in the folder, else ``folders``."""
-    data_dir = Path(data_dir)
-    if (data_dir / ANNOTATIONS_FILE).is_file():
-        return "annotations"
-    if find_raven_tables(data_dir):
-        return "raven"
-    return "folders"
-
-
-def _with_recordings(clips, data_dir, recording_pattern):
-    """``clips`` with the recordings :func:`dolphin_ae.data.recordings.assign_recordings` gives them."""
-    recordings, _ = assign_recordings([c.file for c in clips], data_dir, pattern=recording_pattern)
-    return [Clip(path=c.path, file=c.file, label=c.label, recording=r, events=c.events)
-            for c, r in zip(clips, recordings)]
-
-
-def scan_labelled_folder(data_dir, *, recording_pattern=None):
-    """Every audio clip of ``data_dir/<label>/``, labelled by its folder, with its recording
-    (:mod:`dolphin_ae.data.recordings`; ``recording_pattern`` is its rule 2).
-
-    Raises
-    ------
-    NoUsableAudioError
-        When the folder holds no ``.wav``/``.flac`` file in a label subfolder.
-    """
-    data_dir = Path(data_dir)
-    if not data_dir.is_dir():
-        raise NoUsableAudioError(f"{data_dir}: is not a folder; expected DIR/<label>/*.wav|flac")
-    clips = []
-    for label_dir in sorted(p for p in data_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        for path in find_audio_files(label_dir):
-            relative = path.relative_to(data_dir)
-            clips.append(Clip(path=path, file=relative.as_posix(), label=label_dir.name,
-                              recording=recording_of(relative)))
-    if not clips:
-        raise NoUsableAudioError(f"{data_dir}: no .wav or .flac files in label subfolders (DIR/<label>/*.wav)")
-    return _with_recordings(clips, data_dir, recording_pattern)
-
-
-def scan_annotated_recordings(data_dir, *, layout="annotations", label_column=None, recording_pattern=None):
-    """Every recording under ``data_dir`` with its events from ``annotations.csv`` or Raven tables.
-
-    Every audio file is a recording; the time no event covers is background, so a recording the
-    table does not mention is all ``noise``.
-
-    Returns
-    -------
-    clips : list of Clip
-        One per audio file, ``events`` holding its rows of the table (start_s, end_s, label, type).
-    skipped : list of dict
-        Table rows that name a missing recording, or Raven tables that cannot be used: file, reason.
-
-    Raises
-    ------
-    NoUsableAudioError
-        The folder holds no audio file.
-    AudioError
-        ``annotations.csv`` cannot be read or has a malformed row.
-    """
-    data_dir = Path(data_dir)
-    if layout not in ("annotations", "raven"):
-        raise ParameterError(f"layout must be 'annotations' or 'raven' here, got {layout!r}")
-    audio_files = find_audio_files(data_dir) if data_dir.is_dir() else []
-    if not audio_files:
-        raise NoUsableAudioError(f"{data_dir}: no .wav or .flac recordings found")
-    skipped = []
-    if layout == "annotations":
-        events = read_annotations_csv(data_dir / ANNOTATIONS_FILE)
-    else:
-        tables = []
-        for table_path in find_raven_tables(data_dir):
-            try:
-                tables.append(read_raven_table(table_path, data_dir=data_dir, audio_files=audio_files,
-                                               label_column=label_column))
-            except AudioError as error:
-                log.warning("skipped %s", error)
-                skipped.append({"file": table_path.relative_to(data_dir).as_posix(), "reason": str(error)})
-        events = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=["file", "start_s", "end_s",
-                                                                                          "label", "type"])
-    known = {p.relative_to(data_dir).as_posix() for p in audio_files}
-    for file in sorted(set(events["file"]) - known):
-        reason = f"{data_dir / file}: named in the annotations, but no such recording in {data_dir}"
-        log.warning("skipped %s", reason)
-        skipped.append({"file": file, "reason": reason})
-    by_file = dict(tuple(events.groupby("file", sort=False)))
-    clips = []
-    for path in audio_files:
-        relative = path.relative_to(data_dir).as_posix()
-        own = by_file.get(relative, events.iloc[0:0]).reset_index(drop=True)
-        clips.append(Clip(path=path, file=relative, label=None, recording=recording_of(relative), events=own))
-    return _with_recordings(clips, data_dir, recording_pattern), skipped
 
 
 def split_by_recording(recordings, labels, *, test_fraction=0.25, seed=0):
@@ -286,16 +132,6 @@ class WindowDataset:
                    recording_warning=meta.get("recording_warning"))
 
 
-def read_index(path):
-    """A window index table; labels such as "NA" stay strings, a missing type is ""."""
-    index = pd.read_csv(path, keep_default_na=False, na_values={"start_s": [""], "end_s": [""], "level_db": [""],
-                                                                "event_overlap": [""]})
-    for column in ("file", "recording", "label", "type", "split"):
-        if column in index.columns:
-            index[column] = index[column].astype(str)
-    return index
-
-
 def _whole_npy_file(windows):
     """The ``.npy`` file that ``windows`` maps in full, or None (in memory, or a part of a file)."""
     source = getattr(windows, "filename", None)
@@ -331,211 +167,12 @@ def _link_or_copy_npy(windows, destination):
     del out
 
 
-def _stat_entry(path, data_dir):
-    stat = Path(path).stat()
-    return [Path(path).relative_to(data_dir).as_posix(), stat.st_size, stat.st_mtime_ns]
-
-
-def cache_key(data_dir, clips, tables, options):
-    """A hex digest of everything the windows depend on: options, front end, files' paths/sizes/mtimes."""
-    data_dir = Path(data_dir)
-    content = {
-        "version": CACHE_VERSION,
-        "options": options,
-        "audio": [_stat_entry(c.path, data_dir) for c in clips],
-        "tables": [_stat_entry(t, data_dir) for t in tables],
-    }
-    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:20]
-
-
-def _scan(data_dir, layout, label_column, recording_pattern):
-    data_dir = Path(data_dir)
-    if layout not in LAYOUTS:
-        raise ParameterError(f"layout must be one of {LAYOUTS}, got {layout!r}")
-    compile_recording_pattern(recording_pattern)  # a bad pattern fails before any file is read
-    if not data_dir.is_dir():
-        raise NoUsableAudioError(f"{data_dir}: is not a folder")
-    if layout == "auto":
-        layout = detect_layout(data_dir)
-    # recordings.csv decides the split, so it is part of the cache key like the annotation tables.
-    assignment = [data_dir / RECORDINGS_FILE] if (data_dir / RECORDINGS_FILE).is_file() else []
-    if layout == "folders":
-        return layout, scan_labelled_folder(data_dir, recording_pattern=recording_pattern), [], assignment
-    clips, skipped = scan_annotated_recordings(data_dir, layout=layout, label_column=label_column,
-                                               recording_pattern=recording_pattern)
-    tables = [data_dir / ANNOTATIONS_FILE] if layout == "annotations" else find_raven_tables(data_dir)
-    return layout, clips, skipped, list(tables) + assignment
-
-
-def extract_windows(data_dir, *, front_end=None, channel=0, min_duration_s=0.0, layout="auto",
-                    min_event_overlap=0.5, label_column=None, pad_mode="reflect", recording_pattern=None,
-                    cache_dir=None, progress=False):
-    """Labelled, normalised windows of every usable file of ``data_dir`` (no split), cached.
-
-    Parameters
-    ----------
-    data_dir : str or Path
-    front_end : FrontEnd or None
-    channel : int
-        Channel of multi-channel files (0 is the first).
-    min_duration_s : float
-        Files shorter than this (s) are skipped; those between it and one window are padded.
-    layout : {"auto", "folders", "annotations", "raven"}
-    min_event_overlap : float
-        Share of a window (or of a shorter event) an annotated event must cover to label it.
-    label_column : str or None
-        Raven tables' label column; None picks ``Annotation``, ``Label``, ``Type``, ... .
-    pad_mode : {"reflect", "zeros"}
-        How clips shorter than a window are padded.
-    recording_pattern : str or None
-        Regular expression whose first group names a file's recording (see
-        :mod:`dolphin_ae.data.recordings`; a ``recordings.csv`` in ``data_dir`` takes precedence).
-    cache_dir : str, Path or None
-        Where the windows are cached (memory-mapped); None keeps them in memory, uncached.
-
-    Returns
-    -------
-    windows : np.ndarray, shape (n_windows, window_frames, n_bins), float32
-    index : pd.DataFrame, one row per window (without ``split``)
-    skipped : list of dict (file, reason)
-    layout : str, the layout used
-
-    Raises
-    ------
-    NoUsableAudioError
-        No file yields a window.
-    ParameterError
-        ``recording_pattern`` is not a regular expression with a group, or ``recordings.csv`` leaves
-        files out.
-    """
-    windows, index, skipped, layout, _ = _extract(
-        data_dir, front_end=front_end, channel=channel, min_duration_s=min_duration_s, layout=layout,
-        min_event_overlap=min_event_overlap, label_column=label_column, pad_mode=pad_mode,
-        recording_pattern=recording_pattern, cache_dir=cache_dir, progress=progress)
-    return windows, index, skipped, layout
-
-
-def _extract(data_dir, *, front_end, channel, min_duration_s, layout, min_event_overlap, label_column, pad_mode,
-             recording_pattern, cache_dir, progress):
-    """:func:`extract_windows`, also returning the scanned clips."""
-    fe = front_end or FrontEnd()
-    data_dir = Path(data_dir)
-    if min_duration_s < 0:
-        raise ParameterError(f"min_duration_s must be >= 0 s, got {min_duration_s}")
-    layout, clips, skipped, tables = _scan(data_dir, layout, label_column, recording_pattern)
-    options = {"front_end": fe.to_dict(), "channel": channel, "min_duration_s": min_duration_s, "layout": layout,
-               "min_event_overlap": min_event_overlap, "label_column": label_column, "pad_mode": pad_mode,
-               "recording_pattern": recording_pattern or None}
-    cache = None
-    if cache_dir is not None:
-        cache = Path(cache_dir) / cache_key(data_dir, clips, tables, options)
-        meta = read_json(cache / DATASET_FILE, default=None)
-        if meta:
-            log.info("reading cached windows from %s", cache)
-            windows = np.load(cache / WINDOWS_FILE, mmap_mode="r")
-            index = read_index(cache / INDEX_FILE)
-            return windows, index, meta["skipped"], layout, clips
-
-    # First pass, headers only: which files are usable, and how many windows each gives.
-    planned = []
-    for clip in clips:
-        try:
-            info = check_audio_file(clip.path, channel=channel, fmax_hz=fe.fmax_hz, min_duration_s=min_duration_s)
-        except AudioError as error:
-            log.warning("skipped %s", error)
-            skipped.append({"file": clip.file, "reason": str(error)})
-            continue
-        n_samples = max(resampled_length(info.frames, orig_sr=info.sr, target_sr=fe.sr), fe.window_samples)
-        planned.append((clip, n_windows_of(n_samples, fe)))
-    total = sum(n for _, n in planned)
-    if total == 0:
-        raise NoUsableAudioError(f"{data_dir}: none of {len(clips)} audio files could be used; "
-                                 f"first reason: {skipped[0]['reason'] if skipped else 'none'}")
-    shape = (total, fe.window_frames, fe.n_bins)
-    if cache is not None:
-        cache.mkdir(parents=True, exist_ok=True)
-        partial = cache / ".windows.partial.npy"
-        windows = np.lib.format.open_memmap(partial, mode="w+", dtype=np.float32, shape=shape)
-    else:
-        windows = np.empty(shape, dtype=np.float32)
-
-    if progress:
-        from tqdm import tqdm
-
-        planned = tqdm(planned, desc="reading recordings", unit="file", mininterval=5)
-    frames = []
-    position = 0
-    window_length_s = fe.window_samples / fe.sr
-    for clip, n_planned in planned:
-        try:
-            y = load_audio(clip.path, sr=fe.sr, channel=channel, fmax_hz=fe.fmax_hz, min_duration_s=min_duration_s)
-        except AudioError as error:
-            log.warning("skipped %s", error)
-            skipped.append({"file": clip.file, "reason": str(error)})
-            continue
-        padded = y.shape[0] < fe.window_samples
-        if padded:
-            y = pad_to_length(y, fe.window_samples, mode=pad_mode)
-        clip_windows = spectrogram_windows(band_spectrogram(y, fe), fe)[:n_planned]
-        n = clip_windows.shape[0]
-        levels = window_level_db(clip_windows)
-        windows[position:position + n] = normalize_windows(clip_windows, method=fe.normalization)
-        starts = window_start_s(n, fe)
-        rows = {"file": clip.file, "recording": clip.recording, "start_s": starts, "level_db": levels,
-                "padded": padded}
-        if clip.events is None:
-            rows["label"] = clip.label
-        else:
-            labels, types, overlap = window_labels(starts, window_length_s, clip.events,
-                                                   min_event_overlap=min_event_overlap)
-            rows.update(label=labels, type=types, event_overlap=overlap)
-        frames.append(pd.DataFrame(rows))
-        position += n
-    if position == 0:
-        raise NoUsableAudioError(f"{data_dir}: none of {len(clips)} audio files could be used; "
-                                 f"first reason: {skipped[0]['reason'] if skipped else 'none'}")
-    index = pd.concat(frames, ignore_index=True)
-    columns = ["file", "recording", "label", "start_s", "level_db", "padded"]
-    index = index[columns + [c for c in ("type", "event_overlap") if c in index.columns]]
-    if cache is None:
-        return windows[:position], index, skipped, layout, clips
-    if position < total:
-        # A file failed only when read (NaN samples, say): keep the filled rows in a smaller file.
-        windows.flush()
-        trimmed = np.lib.format.open_memmap(cache / ".windows.trimmed.npy", mode="w+", dtype=np.float32,
-                                            shape=(position,) + shape[1:])
-        for start in range(0, position, 1024):
-            trimmed[start:min(start + 1024, position)] = windows[start:min(start + 1024, position)]
-        trimmed.flush()
-        del windows, trimmed
-        os.replace(cache / ".windows.trimmed.npy", partial)
-    else:
-        windows.flush()
-        del windows
-    os.replace(partial, cache / WINDOWS_FILE)
-    with atomic_path(cache / INDEX_FILE) as temporary:
-        index.to_csv(temporary, index=False)
-    write_json(cache / DATASET_FILE, {"options": options, "skipped": skipped, "n_windows": position})
-    index = read_index(cache / INDEX_FILE)
-    return np.load(cache / WINDOWS_FILE, mmap_mode="r"), index, skipped, layout, clips
-
-
-def clear_stale_caches(cache_dir, *, keep):
-    """Remove every cache entry under ``cache_dir`` except ``keep`` (a key), to bound disk use."""
-    cache_dir = Path(cache_dir)
-    if not cache_dir.is_dir():
-        return
-    for entry in cache_dir.iterdir():
-        if entry.is_dir() and entry.name != keep:
-            shutil.rmtree(entry, ignore_errors=True)
-
-
 def build_window_dataset(data_dir, *, front_end=None, channel=0, min_duration_s=0.0, test_fraction=0.25,
                          seed=0, layout="auto", min_event_overlap=0.5, label_column=None, pad_mode="reflect",
                          recording_pattern=None, cache_dir=None, progress=False):
     """Read every recording of ``data_dir`` into normalised, labelled windows, split by recording.
 
-    The options are those of :func:`extract_windows`, plus ``test_fraction`` (share of the windows,
+    The options are those of :func:`dolphin_ae.data.windows.extract_windows`, plus ``test_fraction`` (share of the windows,
     by recording, held out) and ``seed`` (the split's random state). A file that cannot be used is
     logged, skipped and listed in ``skipped`` with its reason. In the annotated layouts the result's
     ``events`` lists every annotated event with the split of its recording. When every file is a
@@ -549,7 +186,7 @@ def build_window_dataset(data_dir, *, front_end=None, channel=0, min_duration_s=
     """
     if not 0 < test_fraction < 1:
         raise ParameterError(f"test_fraction must be between 0 and 1, got {test_fraction}")
-    windows, index, skipped, layout, clips = _extract(
+    windows, index, skipped, layout, clips = extract(
         data_dir, front_end=front_end, channel=channel, min_duration_s=min_duration_s, layout=layout,
         min_event_overlap=min_event_overlap, label_column=label_column, pad_mode=pad_mode,
         recording_pattern=recording_pattern, cache_dir=cache_dir, progress=progress)

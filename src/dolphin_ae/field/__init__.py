@@ -1,1 +1,12 @@
-"""The field tool: detect non-silent regions and embed them over long recordings."""
+"""The field tool: non-silent regions and embeddings of recordings of any length (``detect``, ``embed``).
+
+- :mod:`~dolphin_ae.field.run`: the trained run (detector, encoder, front end, threshold);
+- :mod:`~dolphin_ae.field.regions`: scoring a recording's windows and merging them into regions;
+- :mod:`~dolphin_ae.field.tables`: the tables and audio ``detect`` and ``embed`` write;
+- :mod:`~dolphin_ae.field.batch`: many recordings at once, with progress bars;
+- :mod:`~dolphin_ae.field.evaluation`: regions against known events.
+
+A recording is read in blocks by :mod:`dolphin_ae.audio.pipeline`, resampled block by block to the
+run's rate and windowed exactly as the whole file would be, so memory depends on the block size, not
+on the recording's length.
+"""

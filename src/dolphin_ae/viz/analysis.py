@@ -14,8 +14,9 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
+from dolphin_ae.audio.pipeline import load_audio, segment
+from dolphin_ae.audio.spectrogram import FrontEnd, band_spectrogram
 from dolphin_ae.viz.plots import _extent, _subplots
-from dolphin_ae.audio.spectrogram import FrontEnd
 
 UNCLUSTERED_COLOUR = (0.75, 0.75, 0.75, 1.0)
 MAP_AXIS_NOTE = "map coordinates have no unit"
@@ -316,3 +317,34 @@ def gallery_layout(groups, *, max_groups=4, max_members=5):
         cells.extend((number, int(item)) for item in members)
         cells.extend([None] * (max_members - len(members)))
     return cells
+
+
+def gallery_spectrograms(groups, paths, front_end, *, title, channel=0, max_groups=4, max_members=5):
+    """Spectrograms and titles of a gallery's cells, for ``plot_clip_gallery(..., ncols=max_members)``.
+
+    ``groups`` are lists of item numbers, ``paths[item]`` each item's audio (a path, or
+    ``(path, start_s, end_s)`` as :func:`dolphin_ae.analysis.sequences.clip_sources` gives), and
+    ``title(group_number, item)`` a cell's title. Rows are padded with None (an empty cell).
+    """
+    spectrograms, titles = [], []
+    for cell in gallery_layout(groups, max_groups=max_groups, max_members=max_members):
+        if cell is None:
+            spectrograms.append(None)
+            titles.append("")
+            continue
+        number, item = cell
+        spectrograms.append(clip_spectrogram(paths[item], front_end, channel=channel)[0])
+        titles.append(title(number, item))
+    return spectrograms, titles
+
+
+def clip_spectrogram(path, front_end, *, channel=0):
+    """Linear band magnitude spectrogram of a whole clip (or of ``(path, start_s, end_s)``, s) for
+    display, shape (n_frames, n_bins), and its waveform."""
+    start_s = end_s = None
+    if isinstance(path, tuple):
+        path, start_s, end_s = path
+    display_front_end = FrontEnd(**{**front_end.to_dict(), "magnitude": "linear"})
+    y = segment(load_audio(path, sr=front_end.sr, channel=channel, fmax_hz=front_end.fmax_hz), front_end.sr,
+                start_s, end_s)
+    return band_spectrogram(y, display_front_end), y
