@@ -1,4 +1,5 @@
-# The two front doors: `make book` and `make test`. Both create the virtual environment first.
+# The two front doors: `make book` and `make test`; `make check` is the quick loop. All create the virtual
+# environment first.
 PYTHON ?= python3
 VENV ?= .venv
 PROFILE ?= auto
@@ -6,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 REPORT_ARGS := --profile $(PROFILE) $(if $(DATA),--data $(DATA)) $(if $(RUN_DIR),--run-dir $(RUN_DIR))
 
-.PHONY: install book test bench clean
+.PHONY: install book test check clean
 
 install: $(STAMP)
 
@@ -20,8 +21,13 @@ $(STAMP): pyproject.toml requirements.lock
 book: install
 	$(BIN)/dolphin-ae report $(REPORT_ARGS)
 
+# Every test, the `ci` build of the whole book among them (what CI runs).
 test: install
 	$(BIN)/python -m pytest
+
+# Every test but the slow ones (chapter runs, book builds, longer trainings): a few minutes.
+check: install
+	$(BIN)/python -m pytest -m "not slow"
 
 clean:
 	rm -rf runs book/_build .pytest_cache

@@ -1,27 +1,137 @@
+"""Fixtures shared by every test folder.
+
+Markers: ``slow`` marks a test that executes chapter notebooks, builds a Jupyter Book, or trains
+models for longer than a few seconds; ``make check`` (``pytest -m "not slow"``) leaves them out,
+``make test`` runs everything. Every test that uses one of ``SLOW_FIXTURES`` is marked ``slow``
+here, whatever its module says.
+
+The ``ci`` report that ``built_run`` shares is started in the background as soon as collection
+finds a selected test that needs it, and those tests run last, so the build overlaps the rest of
+the suite (``DOLPHIN_AE_TEST_BUILD_IN_BACKGROUND=0``: build it when first needed, nothing alongside).
+
+Kept in this one root ``conftest.py``: tests import helpers from it (``from conftest import tone``),
+and a second ``conftest.py`` in a sub-folder would be imported under the same module name.
+"""
+
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+import shutil  # noqa: E402
+import signal  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import soundfile  # noqa: E402
+import yaml  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+# Fixtures that run the real chapters or train a model end to end (tens of seconds to minutes).
+SLOW_FIXTURES = {"built_run", "trained_run"}
+CI_REPORT = [sys.executable, "-m", "dolphin_ae", "report", "--profile", "ci"]
+
+# The shared ci build: its run directory, its process, and the files holding its output.
+_ci_build = {}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if SLOW_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.slow)
+    # The tests that read the shared build last (a stable sort keeps each module's order).
+    items.sort(key=lambda item: "built_run" in item.fixturenames)
+
+
+def pytest_collection_finish(session):
+    option = session.config.option
+    if option.collectonly or option.setupplan or os.environ.get("DOLPHIN_AE_TEST_BUILD_IN_BACKGROUND") == "0":
+        return
+    if any("built_run" in item.fixturenames for item in session.items):
+        _start_ci_build(session.config._tmp_path_factory)
+
+
+def _start_ci_build(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("run")
+    logs = tmp_path_factory.mktemp("run_output")
+    stdout, stderr = open(logs / "stdout.txt", "w"), open(logs / "stderr.txt", "w")
+    # Its own process group, so that an interrupted session can stop the report and its kernels.
+    process = subprocess.Popen(CI_REPORT + ["--run-dir", str(run_dir)], stdout=stdout, stderr=stderr,
+                               start_new_session=True)
+    _ci_build.update(run_dir=run_dir, process=process, logs=logs, files=(stdout, stderr))
+
+
+def pytest_sessionfinish(session):
+    process = _ci_build.get("process")
+    if process is not None and process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait()
+    for file in _ci_build.get("files", ()):
+        file.close()
 
 
 @pytest.fixture(scope="session")
 def built_run(tmp_path_factory):
     """A run directory with every notebook executed at the ``ci`` profile and the HTML book built.
 
-    Built once per test session and shared by the book tests and the browser check.
+    Built once per test session (``dolphin-ae report --profile ci``, as a reader would run it) and
+    shared by every test that only reads a built run or book: the book tests, the browser check, and
+    the resume test's same-seed comparison. Tests must not write into it.
     """
-    run_dir = tmp_path_factory.mktemp("run")
-    command = [sys.executable, "-m", "dolphin_ae", "report", "--profile", "ci", "--run-dir", str(run_dir)]
-    result = subprocess.run(command, capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    return run_dir
+    if "process" not in _ci_build:
+        _start_ci_build(tmp_path_factory)
+    returncode = _ci_build["process"].wait()
+    for file in _ci_build["files"]:
+        file.flush()
+    output = "".join((_ci_build["logs"] / name).read_text()[-4000:] for name in ("stdout.txt", "stderr.txt"))
+    assert returncode == 0, output
+    return _ci_build["run_dir"]
+
+
+def declared_parameters(notebooks, staging):
+    """Names of the parameters the jupytext sources ``notebooks`` declare (converted in ``staging``)."""
+    import papermill
+
+    from dolphin_ae.book.report import _to_ipynb
+
+    names = set()
+    for source in notebooks:
+        converted = _to_ipynb(source, Path(staging) / f"{Path(source).stem}.ipynb")
+        names |= set(papermill.inspect_notebook(str(converted)))
+    return names
+
+
+@pytest.fixture
+def chapter_project(tmp_path):
+    """``chapter_project("01_data", "02_autoencoder")``: a project folder holding only those chapters.
+
+    The real notebooks and book pages, and every profile of ``params/`` cut down to the values the
+    chosen chapters declare (a report refuses values no notebook declares). A report run from it
+    (``cwd=`` the folder, or ``run_report(project_dir=...)``) executes those chapters exactly as a
+    whole report would, with the same parameters, and stops after the last of them.
+    """
+
+    def make(*stages):
+        root = tmp_path / "project"
+        (root / "notebooks").mkdir(parents=True)
+        (root / "params").mkdir()
+        shutil.copytree(REPO / "book", root / "book")
+        shutil.copy2(REPO / "_config.yml", root / "_config.yml")
+        sources = [REPO / "notebooks" / f"{stage}.py" for stage in stages]
+        for source in sources:
+            shutil.copy2(source, root / "notebooks" / source.name)
+        declared = declared_parameters(sources, tmp_path / "inspected")
+        for profile in sorted((REPO / "params").glob("*.yaml")):
+            values = yaml.safe_load(profile.read_text()) or {}
+            kept = {name: value for name, value in values.items() if name in declared}
+            (root / "params" / profile.name).write_text(yaml.safe_dump(kept, sort_keys=False))
+        return root
+
+    return make
 
 
 @pytest.fixture

@@ -51,6 +51,7 @@ def test_window_methods_recover_separated_blobs(method):
     assert clustering_scores(truth, labels)["v_measure"] > 0.9
 
 
+@pytest.mark.slow
 def test_umap_methods_and_the_baseline_recover_separated_blobs():
     X, truth = blobs(np.random.default_rng(2), n_per_class=40)
     labels = cluster_windows(X, method="umap_kmeans", n_clusters=3, umap_components=2)
@@ -137,6 +138,7 @@ def test_bad_arguments_are_named():
         agglomerative_from_distances(np.zeros((2, 3)))
 
 
+@pytest.mark.slow
 def test_umap_imports_quietly_in_a_kernel_without_ipywidgets():
     # tqdm.auto, which umap imports, warns "IProgress not found" inside a Jupyter kernel
     # (ipykernel.zmqshell loaded) when ipywidgets is missing; chapter 04's page showed that warning.

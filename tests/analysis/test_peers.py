@@ -125,6 +125,7 @@ def test_silence_peers_score_the_given_test_windows_and_the_gbm_learns_shapes():
         silence_peers(windows, level[:-1], recordings, is_silence, train, test)
 
 
+@pytest.mark.slow
 def test_band_profile_classifier_names_four_signal_types():
     rng = np.random.default_rng(3)
     kinds = np.tile(np.arange(4), 60)

@@ -11,7 +11,7 @@ def two_blobs(n=40, seed=0):
     return X, np.repeat(["a", "b"], n)
 
 
-@pytest.mark.parametrize("method", ["tsne", "umap", "pca"])
+@pytest.mark.parametrize("method", [pytest.param("tsne", marks=pytest.mark.slow), "umap", "pca"])
 def test_maps_are_two_dimensional_and_keep_separated_classes_apart(method):
     X, labels = two_blobs()
     Y = project(X, method=method, perplexity=10, n_neighbors=10)

@@ -19,6 +19,7 @@ def _tiny_book(book_dir, title):
     return book_dir
 
 
+@pytest.mark.slow
 def test_two_runs_inside_a_project_keep_two_books_in_their_run_dirs(tmp_path):
     # A checkout: its _config.yml sits above the run directories, as runs/<profile> does in the repository.
     project = tmp_path / "project"

@@ -1,7 +1,7 @@
 """A report's inputs.
 
-Recordings with bad files: the run goes on and names them; no usable audio stops it (slow: these run
-chapter 01). Every profile and ``--set`` value is checked against the notebooks' declarations before
+Recordings with bad files: chapter 01 goes on and names them; no usable audio stops it (slow: these
+run chapter 01). Every profile and ``--set`` value is checked against the notebooks' declarations before
 chapter 01 runs (fast: they stop before it).
 """
 
@@ -25,20 +25,24 @@ REPORT = [sys.executable, "-m", "dolphin_ae", "report", "--profile", "ci"]
 
 
 @pytest.mark.slow
-def test_a_corrupt_file_is_named_in_the_manifest_and_the_book_is_built(tmp_path):
+def test_a_corrupt_file_is_named_in_the_manifest_and_on_the_data_page(tmp_path, chapter_project):
+    # Chapter 01 alone: it reads the recordings; later chapters see only the windows it keeps.
     data = tmp_path / "data"
     synthesize_dataset(data, n_sessions=8, clips_per_label={"whistle": 2, "burst": 2, "click": 2, "noise": 4}, seed=0)
     (data / "click" / "session003__broken.wav").write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt garbage")
     run_dir = tmp_path / "run"
-    result = subprocess.run(REPORT + ["--data", str(data), "--run-dir", str(run_dir)], capture_output=True, text=True)
+    result = subprocess.run(REPORT + ["--no-build", "--data", str(data), "--run-dir", str(run_dir)],
+                            capture_output=True, text=True, cwd=chapter_project("01_data"))
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     manifest = json.loads((run_dir / "manifest.json").read_text())
     skipped = manifest["stages"]["01_data"]["skipped_files"]
     assert [entry["file"] for entry in skipped] == ["click/session003__broken.wav"]
     assert "cannot be read as audio" in skipped[0]["reason"]
-    html = run_dir / "book" / "_build" / "html"
-    assert (html / "03_silence.html").exists()
-    assert "session003__broken.wav" in (html / "01_data.html").read_text()
+    assert manifest["report"]["last_run"]["executed"] == ["01_data"]
+    # The executed notebook, which the book's data page shows, names the file.
+    outputs = [output for cell in json.loads((run_dir / "book" / "01_data.ipynb").read_text())["cells"]
+               for output in cell.get("outputs", [])]
+    assert "session003__broken.wav" in json.dumps(outputs)
 
 
 @pytest.mark.slow
@@ -110,13 +114,13 @@ def test_a_missing_data_folder_stops_the_report(capsys, tmp_path):
     assert status == 2 and f"--data {tmp_path / 'nowhere'}: no such folder" in err
 
 
-def _inspected_repo_notebooks(tmp_path):
+def _inspected_repo_notebooks(tmp_path, project=REPO):
     import papermill
 
     from dolphin_ae.book.report import _to_ipynb, notebook_sources
 
     return {source.stem: papermill.inspect_notebook(str(_to_ipynb(source, tmp_path / f"{source.stem}.ipynb")))
-            for source in notebook_sources(REPO)}
+            for source in notebook_sources(project)}
 
 
 def test_good_values_pass_and_an_integer_may_stand_for_a_float(tmp_path):
@@ -137,6 +141,21 @@ def test_every_profile_passes_the_checks(tmp_path):
     for profile in ("ci", "cpu", "gpu"):
         values = load_profile(profile, REPO)
         check_parameters(values, declared, origins={name: profile for name in values})
+
+
+def test_a_project_of_some_chapters_keeps_their_profile_values(tmp_path, chapter_project):
+    # The slow tests run chapters 01-03 alone with the values a whole report gives them.
+    from dolphin_ae.book.parameters import check_parameters
+    from dolphin_ae.book.report import load_profile, notebook_sources
+
+    project = chapter_project("01_data", "02_autoencoder", "03_silence")
+    assert [source.name for source in notebook_sources(project)] == ["01_data.py", "02_autoencoder.py", "03_silence.py"]
+    whole, part = load_profile("ci", REPO), load_profile("ci", project)
+    assert part == {name: value for name, value in whole.items() if name in part}
+    assert "silence_epochs" in part and "synth_sessions" in part and "n_clusters" not in part
+    declared = declarations(_inspected_repo_notebooks(tmp_path, project))
+    assert set(part) == set(whole) & set(declared)
+    check_parameters(part, declared, origins={name: "ci" for name in part})
 
 
 def test_a_parameter_shared_by_notebooks_means_one_thing(tmp_path):

@@ -19,6 +19,7 @@ def _windows(n=48, seed=0):
     return windows, is_silence
 
 
+@pytest.mark.slow
 def test_every_row_trains_on_the_same_windows_for_the_same_epochs(tmp_path):
     windows, is_silence = _windows()
     train, validation, test = np.arange(24), np.arange(24, 32), np.arange(32, 48)

@@ -49,6 +49,7 @@ def test_batches_are_reproducible_per_epoch():
     assert x.shape == (5, 16, 32, 1) and np.array_equal(x, y)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lr_schedule", ["constant", "cosine"])
 def test_interrupted_training_resumes_to_the_same_weights(tmp_path, lr_schedule):
     windows = _windows()
@@ -153,6 +154,7 @@ def _train_counting(windows, train, validation, tmp_path, *, model_options=None,
     return counter.epochs, history
 
 
+@pytest.mark.slow
 def test_a_finished_run_is_reloaded_only_for_the_very_same_run(tmp_path):
     windows = _windows()
     train, validation = np.arange(16), np.arange(16, 24)
