@@ -343,13 +343,10 @@ counts
 pd.DataFrame(dataset.skipped, columns=["file", "reason"])
 
 # %%
+# The report records the parameters; the chapter records what it found and measured.
 record_stage(run_dir, "01_data", seconds=time.perf_counter() - started,
-             parameters={"data_dir": str(source), "data_layout": data_layout, "seed": seed,
-                         "front_end": front_end.to_dict(), "test_fraction": test_fraction, "channel": channel,
-                         "min_duration_s": min_duration_s, "min_event_overlap": min_event_overlap,
-                         "pad_mode": pad_mode, "recording_pattern": recording_pattern,
-                         "synth_mode": synth_mode if not data_dir else None},
-             extra={"skipped_files": dataset.skipped, "n_windows": len(dataset.index), "layout": dataset.layout,
+             extra={"data_source": str(source), "front_end": front_end.to_dict(),
+                    "skipped_files": dataset.skipped, "n_windows": len(dataset.index), "layout": dataset.layout,
                     "n_recordings": int(dataset.index["recording"].nunique()),
                     "recording_rule": dataset.recording_rule, "recording_warning": dataset.recording_warning,
                     "windows_seconds": round(windows_seconds, 2),

@@ -60,7 +60,8 @@ import numpy as np
 import pandas as pd
 from myst_nb import glue
 
-from dolphin_ae.data.dataset import WindowDataset, split_by_recording
+from dolphin_ae.data.dataset import WindowDataset
+from dolphin_ae.layout import RunLayout
 from dolphin_ae.models import build_model, model_options
 from dolphin_ae.viz.plots import plot_loss_curves, plot_reconstructions
 from dolphin_ae.runio import record_stage, save_model, update_metrics, write_json
@@ -71,9 +72,11 @@ from dolphin_ae.train.training import (
     reconstruction_mse,
     train_autoencoder,
 )
+from dolphin_ae.train.validation import validation_split
 
 started = time.perf_counter()
 run_dir = Path(run_dir)
+layout = RunLayout(run_dir)
 keras.utils.set_random_seed(seed)
 dataset = WindowDataset.load(run_dir)
 print(f"Keras {keras.__version__} on the {keras.backend.backend()} backend")
@@ -85,13 +88,9 @@ print(f"Keras {keras.__version__} on the {keras.backend.backend()} backend")
 # curve, so that overfitting shows without touching the test set.
 
 # %%
-train_all = dataset.split_indices("train")
-is_validation = split_by_recording(dataset.index["recording"].to_numpy()[train_all],
-                                   dataset.index["label"].to_numpy()[train_all],
-                                   test_fraction=validation_fraction, seed=seed)
-train_indices, validation_indices = train_all[~is_validation], train_all[is_validation]
-if max_train_windows and len(train_indices) > max_train_windows:
-    train_indices = np.sort(np.random.default_rng(seed).choice(train_indices, max_train_windows, replace=False))
+train_indices, validation_indices = validation_split(
+    dataset.index["recording"], dataset.index["label"], dataset.split_indices("train"),
+    validation_fraction=validation_fraction, seed=seed, max_train_windows=max_train_windows)
 test_indices = dataset.split_indices("test")
 print(f"{len(train_indices)} training, {len(validation_indices)} validation, {len(test_indices)} test windows")
 
@@ -151,12 +150,12 @@ glue("epochs", epochs, display=False)
 glue("batch_size", batch_size, display=False)
 history = train_autoencoder(autoencoder, dataset.windows, train_indices, validation_indices=validation_indices,
                             epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, lr_schedule=lr_schedule,
-                            jit_compile=jit_compile, patience=patience, checkpoint_dir=run_dir / "checkpoints",
+                            jit_compile=jit_compile, patience=patience, checkpoint_dir=layout.checkpoints,
                             seed=seed)
-(run_dir / "models").mkdir(exist_ok=True)
-save_model(autoencoder, run_dir / "models" / "autoencoder.keras")
-save_model(encoder, run_dir / "models" / "encoder.keras")
-write_json(run_dir / "models" / "autoencoder_history.json", history)
+layout.models.mkdir(exist_ok=True)
+save_model(autoencoder, layout.autoencoder)
+save_model(encoder, layout.encoder)
+write_json(layout.history, history)
 seconds_per_epoch = float(np.mean(history["epoch_seconds"]))
 glue("seconds_per_epoch", seconds_per_epoch, display=False)
 glue("train_windows_per_s", len(train_indices) / seconds_per_epoch, display=False)
@@ -214,15 +213,7 @@ glue("reconstructions", figure, display=False)
 # ```
 
 # %%
+# The report records the parameters; the chapter records what it measured.
 record_stage(run_dir, "02_autoencoder", seconds=time.perf_counter() - started,
-             parameters={"model": model, "conv_filters": list(conv_filters), "lstm_width": lstm_width,
-                         "kernel_size": kernel_size,
-                         "latent_dim": latent_dim, "output_activation": output_activation,
-                         "conv_activation": conv_activation, "conv_batch_norm": conv_batch_norm, "epochs": epochs,
-                         "batch_size": batch_size, "learning_rate": learning_rate, "lr_schedule": lr_schedule,
-                         "jit_compile": jit_compile,
-                         "mixed_precision": mixed_precision, "patience": patience,
-                         "validation_fraction": validation_fraction, "max_train_windows": max_train_windows,
-                         "seed": seed},
              extra={"encoder_params": encoder.count_params(), "seconds_per_epoch": seconds_per_epoch,
                     "epochs_run": len(history["loss"]), "best_epoch": history["best_epoch"]})

@@ -44,17 +44,16 @@ from myst_nb import glue
 
 from dolphin_ae.constants import SEED_BURST_RECALL, SEED_CONFUSION_MATRIX, SEED_SIGNAL_TYPE_ACCURACY
 from dolphin_ae.data.dataset import WindowDataset
+from dolphin_ae.layout import RunLayout
 from dolphin_ae.train.heads import on_features, split_encoder
 from dolphin_ae.analysis.peers import (BAND_PROFILE_BANDS, BAND_PROFILE_FRAMES, PEER_NAMES, signal_type_peer, silence_peers,
                               verdict)
 from dolphin_ae.viz.plots import plot_class_confusion, plot_confusion_matrices, plot_level_histogram
 from dolphin_ae.runio import record_stage, save_model, update_metrics
 from dolphin_ae.train.silence import (
-    build_silence_detector,
-    build_silence_head,
     metrics_from_confusion,
     silence_metrics,
-    train_silence_head,
+    train_silence_on_encoder,
 )
 from dolphin_ae.train.signal_type import (
     build_signal_type_classifier,
@@ -64,13 +63,13 @@ from dolphin_ae.train.signal_type import (
     signal_type_metrics,
     train_signal_type_head,
 )
-from dolphin_ae.train.training import predict_windows
 
 started = time.perf_counter()
 run_dir = Path(run_dir)
+layout = RunLayout(run_dir)
 keras.utils.set_random_seed(seed)
 dataset = WindowDataset.load(run_dir)
-encoder = keras.models.load_model(run_dir / "models" / "encoder.keras")
+encoder = keras.models.load_model(layout.encoder)
 train_indices, test_indices = dataset.split_indices("train"), dataset.split_indices("test")
 is_silence = dataset.is_silence
 
@@ -85,19 +84,16 @@ is_silence = dataset.is_silence
 # on the common one. This run's encoder keeps {glue:text}`trainable_encoder_layers` trainable.
 
 # %%
-frozen, tail = split_encoder(encoder)
+silence_head = train_silence_on_encoder(encoder, dataset.windows, is_silence, train_indices, test_indices,
+                                        epochs=silence_epochs, batch_size=silence_batch_size,
+                                        learning_rate=silence_learning_rate, balanced=balanced, seed=seed)
+frozen, tail = silence_head.frozen, silence_head.tail
+train_features, test_features = silence_head.train_features, silence_head.test_features
 glue("trainable_encoder_layers", "no layer" if tail is None else
      "the layers " + ", ".join(f"`{layer.name}`" for layer in tail.layers[1:]), display=False)
-train_features = predict_windows(frozen, dataset.windows, train_indices)
-test_features = predict_windows(frozen, dataset.windows, test_indices)
-head = build_silence_head(latent_dim=encoder.output_shape[-1])
-trainable = on_features(head, tail)
-history = train_silence_head(trainable, train_features, is_silence[train_indices], epochs=silence_epochs,
-                             batch_size=silence_batch_size, learning_rate=silence_learning_rate, balanced=balanced,
-                             seed=seed)
+history = silence_head.history
 print(f"final training loss {history['loss'][-1]:.4f}, training accuracy {history['accuracy'][-1]:.3f}")
-detector = build_silence_detector(frozen, head, tail=tail)
-save_model(detector, run_dir / "models" / "silence_detector.keras")
+save_model(silence_head.detector(), layout.detector)
 
 # %% [markdown]
 # ## Scored on the test recordings
@@ -107,8 +103,7 @@ save_model(detector, run_dir / "models" / "silence_detector.keras")
 # recordings' windows and predict the very test windows the network predicts.
 
 # %%
-probability = trainable.predict(test_features, verbose=0)[:, 0]
-network = silence_metrics(is_silence[test_indices], probability >= threshold)
+network = silence_metrics(is_silence[test_indices], silence_head.probability >= threshold)
 peers_start = time.perf_counter()
 peers = silence_peers(dataset.windows, dataset.index["level_db"].to_numpy(), dataset.index["recording"].to_numpy(),
                       is_silence, train_indices, test_indices, random_state=seed)
@@ -216,7 +211,7 @@ type_trainable = on_features(type_head, type_tail)
 train_signal_type_head(type_trainable, train_features, classes[train_indices], epochs=signal_type_epochs,
                        batch_size=silence_batch_size, learning_rate=silence_learning_rate, balanced=balanced, seed=seed)
 save_model(build_signal_type_classifier(frozen, type_head, tail=type_tail),
-           run_dir / "models" / "signal_type_classifier.keras")
+           layout.signal_type_classifier)
 predicted_classes = np.argmax(type_trainable.predict(test_features, verbose=0), axis=1)
 signal_type = signal_type_metrics(classes[test_indices], predicted_classes, class_names)
 update_metrics(run_dir, "signal_type", signal_type)
@@ -263,8 +258,6 @@ pd.DataFrame({"head on the codes: recall": signal_type["recall_per_class"],
     {"head on the codes: recall": "{:.3f}", "peer: gradient boosting: recall": "{:.3f}", "test windows": "{:.0f}"})
 
 # %%
+# The report records the parameters; the chapter records what it measured.
 record_stage(run_dir, "03_silence", seconds=time.perf_counter() - started,
-             parameters={"silence_epochs": silence_epochs, "silence_batch_size": silence_batch_size,
-                         "silence_learning_rate": silence_learning_rate, "balanced": balanced,
-                         "threshold": threshold, "signal_type_epochs": signal_type_epochs, "seed": seed},
              extra={"trainable_encoder_layers": [] if tail is None else [layer.name for layer in tail.layers[1:]]})

@@ -52,17 +52,19 @@ validation_fraction: float = 0.2  # share of the training recordings held out fo
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from myst_nb import glue
 
-from dolphin_ae.train.compare import Contender, compare_autoencoders
-from dolphin_ae.data.dataset import WindowDataset, split_by_recording
+from dolphin_ae.train.compare import best_row, chapter_contenders, compare_autoencoders
+from dolphin_ae.data.dataset import WindowDataset
+from dolphin_ae.layout import RunLayout
 from dolphin_ae.viz.plots import plot_model_comparison
 from dolphin_ae.runio import record_stage, update_metrics
+from dolphin_ae.train.validation import validation_split
 
 started = time.perf_counter()
 run_dir = Path(run_dir)
+layout = RunLayout(run_dir)
 dataset = WindowDataset.load(run_dir)
 
 # %% [markdown]
@@ -72,14 +74,9 @@ dataset = WindowDataset.load(run_dir)
 # trains on the same training windows (at most `compare_max_train_windows` of them).
 
 # %%
-train_all = dataset.split_indices("train")
-is_validation = split_by_recording(dataset.index["recording"].to_numpy()[train_all],
-                                   dataset.index["label"].to_numpy()[train_all],
-                                   test_fraction=validation_fraction, seed=seed)
-train_indices, validation_indices = train_all[~is_validation], train_all[is_validation]
-if compare_max_train_windows and len(train_indices) > compare_max_train_windows:
-    train_indices = np.sort(np.random.default_rng(seed).choice(train_indices, compare_max_train_windows,
-                                                                replace=False))
+train_indices, validation_indices = validation_split(
+    dataset.index["recording"], dataset.index["label"], dataset.split_indices("train"),
+    validation_fraction=validation_fraction, seed=seed, max_train_windows=compare_max_train_windows)
 test_indices = dataset.split_indices("test")
 glue("n_train", len(train_indices), display=False)
 glue("n_test", len(test_indices), display=False)
@@ -96,12 +93,10 @@ glue("compare_epochs", compare_epochs, display=False)
 # on equal terms; where those settings are those of a row above, the two rows are one training.
 
 # %%
-contenders = [Contender(name, name, conv_activation, conv_batch_norm, lr_schedule) for name in compare_models]
-if compare_seed_conv:
-    contenders.append(Contender("conv_v5 as the seed", "conv_v5", "seed", True, "constant"))
-chapter_02_row = f"{model} as in chapter 02"
-contenders.append(Contender(chapter_02_row, model, conv_activation, conv_batch_norm, lr_schedule, patience))
-glue("chapter_02_row", chapter_02_row, display=False)
+contenders = chapter_contenders(compare_models, conv_activation=conv_activation, conv_batch_norm=conv_batch_norm,
+                                lr_schedule=lr_schedule, compare_seed_conv=compare_seed_conv, model=model,
+                                patience=patience)
+glue("chapter_02_row", contenders[-1].label, display=False)
 sizes = {"conv_filters": conv_filters, "lstm_width": lstm_width, "kernel_size": kernel_size, "latent_dim": latent_dim,
          "output_activation": output_activation}
 rows, pca_mse = compare_autoencoders(
@@ -109,7 +104,7 @@ rows, pca_mse = compare_autoencoders(
     validation_indices=validation_indices, test_indices=test_indices, sizes=sizes, epochs=compare_epochs,
     batch_size=batch_size, learning_rate=learning_rate, jit_compile=jit_compile, mixed_precision=mixed_precision,
     silence_epochs=compare_silence_epochs, silence_batch_size=silence_batch_size,
-    checkpoint_dir=run_dir / "checkpoints", seed=seed)
+    checkpoint_dir=layout.checkpoints, seed=seed)
 glue("pca_mse", pca_mse, display=False)
 for label, row in rows.items():
     print(f"{label}: {row}")
@@ -127,7 +122,7 @@ for label, row in rows.items():
 # %%
 glue("latent_dim", latent_dim, display=False)
 table = pd.DataFrame(rows).T
-best = min(rows, key=lambda name: rows[name]["test MSE"])
+best = best_row(rows)
 glue("best_model", best, display=False)
 glue("best_ratio", rows[best]["test MSE / PCA MSE"], display=False)
 update_metrics(run_dir, "model_comparison", {"pca_mse": pca_mse, "epochs": compare_epochs,
@@ -152,13 +147,7 @@ glue("comparison_figure", plot_model_comparison(rows), display=False)
 # the PCA's.
 
 # %%
+# The report records the parameters; the chapter records what it measured.
 record_stage(run_dir, "07_models", seconds=time.perf_counter() - started,
-             parameters={"compare_models": list(compare_models), "conv_filters": list(conv_filters),
-                         "lstm_width": lstm_width, "conv_activation": conv_activation,
-                         "conv_batch_norm": conv_batch_norm, "compare_seed_conv": compare_seed_conv,
-                         "model": model, "patience": patience,
-                         "lr_schedule": lr_schedule, "learning_rate": learning_rate,
-                         "kernel_size": kernel_size, "latent_dim": latent_dim, "compare_epochs": compare_epochs,
-                         "batch_size": batch_size, "compare_max_train_windows": compare_max_train_windows,
-                         "compare_silence_epochs": compare_silence_epochs, "mixed_precision": mixed_precision,
-                         "seed": seed})
+             extra={"n_train_windows": int(len(train_indices)), "n_validation_windows": int(len(validation_indices)),
+                    "n_test_windows": int(len(test_indices)), "rows": list(rows)})

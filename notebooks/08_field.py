@@ -44,12 +44,14 @@ from dolphin_ae.field.evaluation import region_recall_precision
 from dolphin_ae.field.regions import DetectionOptions
 from dolphin_ae.field.run import load_detector_run
 from dolphin_ae.viz.plots import plot_regions
-from dolphin_ae.runio import update_metrics
+from dolphin_ae.layout import RunLayout
+from dolphin_ae.runio import record_stage, update_metrics
 from dolphin_ae.audio.spectrogram import band_spectrogram
 from dolphin_ae.data.synth_long import write_long_recording
 
+stage_started = time.perf_counter()
 run_dir = Path(run_dir)
-field_dir = run_dir / "field"
+field_dir = RunLayout(run_dir).field
 field_dir.mkdir(exist_ok=True)
 
 # %% [markdown]
@@ -145,3 +147,10 @@ embeddings.iloc[:5, :8]
 # Every region has a code of {glue:text}`field_code_size` numbers. The run's files:
 # {download}`regions.csv <../field/regions.csv>`, {download}`regions.parquet <../field/regions.parquet>`,
 # {download}`truth.csv <../field/truth.csv>`.
+
+# %%
+# The report records the parameters; the chapter records what it measured (the speed is a timing, so here
+# rather than in metrics.json).
+record_stage(run_dir, "08_field", seconds=time.perf_counter() - stage_started,
+             extra={"real_time_factor": round(real_time_factor, 1), "n_regions": int(scores["n_regions"]),
+                    "n_events": int(scores["n_events"])})

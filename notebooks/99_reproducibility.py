@@ -67,8 +67,9 @@ run_table(manifest)
 # %% [markdown]
 # ## Parameters
 #
-# Every parameter passed to the chapters, and which chapters received it. A notebook's other
-# parameters keep the defaults written in its parameters cell.
+# Every parameter of every chapter, as the report recorded it for each stage: the value it passed
+# (from the profile, the command line or the report itself) or, where it passed none, the default
+# written in the notebook's parameters cell, and which chapters used it.
 
 # %%
 parameter_table(manifest)

@@ -118,7 +118,7 @@ def test_metrics_and_the_manifest_are_written_and_read_where_the_layout_says(tmp
     assert json.loads(layout.metrics.read_text()) == {"silence": {"threshold": 0.6}}
 
     monkeypatch.setattr("dolphin_ae.runio.environment_summary", lambda: {"python": "3.11"})
-    record_stage(tmp_path, "01_data", parameters={"data_dir": str(tmp_path / "elsewhere")}, seconds=1.0)
+    record_stage(tmp_path, "01_data", seconds=1.0, extra={"data_source": str(tmp_path / "elsewhere")})
     assert set(json.loads(layout.manifest.read_text())["stages"]) == {"01_data"}
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([layout.metrics.name, layout.manifest.name])
 
@@ -129,7 +129,7 @@ def test_the_run_data_folder_is_the_layouts_unless_the_manifest_names_another(tm
     recorded = tmp_path / "recordings"
     recorded.mkdir()
     monkeypatch.setattr("dolphin_ae.runio.environment_summary", lambda: {})
-    record_stage(tmp_path, "01_data", parameters={"data_dir": str(recorded)}, seconds=0.0)
+    record_stage(tmp_path, "01_data", seconds=0.0, extra={"data_source": str(recorded)})
     assert find_data_dir(tmp_path) == recorded
 
 

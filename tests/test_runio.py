@@ -35,13 +35,13 @@ def test_a_metrics_section_is_replaced_whole_and_the_others_kept(tmp_path):
 def test_a_stage_record_is_replaced_whole(tmp_path, monkeypatch):
     monkeypatch.setattr("dolphin_ae.runio.environment_summary", lambda: {"python": "3.11"})
     write_json(tmp_path / "manifest.json", {"report": {"profile": "ci"}})
-    record_stage(tmp_path, "01_data", parameters={"seed": 0, "magnitude": "log"}, seconds=1.0,
-                 extra={"skipped_files": [{"file": "a.wav"}]})
-    record_stage(tmp_path, "02_autoencoder", parameters={"epochs": 2}, seconds=2.0)
-    record_stage(tmp_path, "01_data", parameters={"seed": 1}, seconds=3.0)
+    record_stage(tmp_path, "01_data", seconds=1.0, extra={"skipped_files": [{"file": "a.wav"}], "n_windows": 4})
+    record_stage(tmp_path, "02_autoencoder", seconds=2.0, extra={"epochs_run": 2})
+    record_stage(tmp_path, "01_data", seconds=3.0, extra={"n_windows": np.int64(5)})
     manifest = json.loads((tmp_path / "manifest.json").read_text())
-    assert manifest["stages"]["01_data"]["parameters"] == {"seed": 1}
     assert "skipped_files" not in manifest["stages"]["01_data"]
-    assert manifest["stages"]["01_data"]["seconds"] == 3.0
-    assert manifest["stages"]["02_autoencoder"]["parameters"] == {"epochs": 2}
+    assert manifest["stages"]["01_data"]["seconds"] == 3.0 and manifest["stages"]["01_data"]["n_windows"] == 5
+    assert manifest["stages"]["02_autoencoder"]["epochs_run"] == 2
+    # The parameters are the report's to record (report.stages), never a chapter's.
+    assert not any("parameters" in record for record in manifest["stages"].values())
     assert manifest["report"] == {"profile": "ci"} and manifest["environment"] == {"python": "3.11"}

@@ -211,13 +211,16 @@ def has_gpu():
     return any(d.startswith(("GPU", "CUDA")) for d in list_devices())
 
 
-def record_stage(run_dir, stage, *, parameters, seconds, extra=None):
-    """Set ``manifest.json["stages"][stage]`` to this stage's parameters, duration (s) and ``extra``.
+def record_stage(run_dir, stage, *, seconds, extra=None):
+    """Set ``manifest.json["stages"][stage]`` to what the stage measured: its duration (s) and ``extra``.
 
+    ``extra`` holds the facts a chapter found (counts, files it skipped, timings of its parts). The
+    parameters are not recorded here: the report, which passes them, records them for every stage
+    (``manifest.json["report"]["stages"][stage]``: ``parameters`` passed, ``defaults`` the rest).
     The stage's record (and the manifest's ``environment``) is replaced, not merged: nothing an
     earlier run of the stage recorded survives. Other stages' records and other fields are kept.
     """
-    entry = {"parameters": parameters, "seconds": round(float(seconds), 2), "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    entry = {"seconds": round(float(seconds), 2), "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     entry.update(extra or {})
     path = RunLayout(run_dir).manifest
     environment = environment_summary()

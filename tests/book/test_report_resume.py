@@ -133,6 +133,11 @@ def test_a_rerun_skips_every_finished_stage(project, tmp_path):
     assert metadata["stage_key"] == report["stages"]["01_first"]["key"]
     assert metadata["parameters"] == report["stages"]["01_first"]["parameters"] == {
         "run_dir": str(run_dir.resolve()), "seed": 1, "count": 4}
+    # The report records every parameter of every stage: those it passed, and the notebook's defaults of the rest.
+    assert report["stages"]["01_first"]["defaults"] == {}
+    assert report["stages"]["02_second"]["defaults"] == {"scale": 1.0, "fail": False, "crash": False}
+    assert report["stages"]["03_third"]["parameters"] == {"run_dir": str(run_dir.resolve())}
+    assert report["stages"]["03_third"]["defaults"] == {"offset": 0.0}
     # The book shows results first: the default-parameters cell is removed, the code folded.
     cells = json.loads((run_dir / "book" / "01_first.ipynb").read_text())["cells"]
     tags = {tuple(c["metadata"].get("tags", [])) for c in cells if c["cell_type"] == "code"}

@@ -21,8 +21,10 @@ MANIFEST = {
         "parameters": {"run_dir": "/runs/x", "data_dir": "", "seed": 0, "epochs": 3, "conv_filters": [8, 8, 8, 8]},
         "overrides": {"epochs": 3, "conv_filters": [8, 8, 8, 8], "jit_compile": True},
         "stages": {
-            "01_data": {"status": "done", "key": "a" * 64, "parameters": {"run_dir": "/runs/x", "seed": 0}},
-            "02_autoencoder": {"status": "done", "key": "b" * 64, "parameters": {"seed": 0, "epochs": 3}},
+            "01_data": {"status": "done", "key": "a" * 64, "parameters": {"run_dir": "/runs/x", "seed": 0},
+                        "defaults": {"test_fraction": 0.25, "channel": 0}},
+            "02_autoencoder": {"status": "done", "key": "b" * 64, "parameters": {"seed": 0, "epochs": 3},
+                               "defaults": {"latent_dim": 128, "channel": 1}},
             "03_silence": {"status": "running", "key": "c" * 64, "parameters": {"seed": 0}},
         },
         "notebook_seconds": {"01_data": 10.0, "02_autoencoder": 20.0},
@@ -66,6 +68,14 @@ def test_tables_of_parameters_stages_and_skipped_files():
     parameters = parameter_table(MANIFEST)
     assert parameters.loc["epochs", "set on the command line"] == "yes"
     assert parameters.loc["seed", "stages"] == "01_data, 02_autoencoder, 03_silence"
+    assert parameters.loc["seed", "notebook default"] == ""
+    # The parameters no stage was passed, at the defaults of the notebooks' parameters cells.
+    assert parameters.loc["latent_dim"].tolist() == ["128", "", "yes", "02_autoencoder"]
+    assert parameters.loc["test_fraction", "stages"] == "01_data"
+    assert parameters.loc["channel"].to_dict("list") == {"value": ["0", "1"], "set on the command line": ["", ""],
+                                                         "notebook default": ["yes", "yes"],
+                                                         "stages": ["01_data", "02_autoencoder"]}
+    assert list(parameters.index) == sorted(parameters.index)
     stages = stage_table(MANIFEST)
     assert list(stages["in the last run"]) == ["kept from an earlier run", "executed", "executing now"]
     assert stages.loc["02_autoencoder", "seconds"] == 20.0 and np.isnan(stages.loc["03_silence", "seconds"])

@@ -55,3 +55,24 @@ def test_rows_need_distinct_labels_and_known_models():
         compare_autoencoders(windows, is_silence, [Contender("a", "conv_v5"), Contender("a", "lstm_v4_1")], **options)
     with pytest.raises(ParameterError, match="'conv_v6' is not one of"):
         compare_autoencoders(windows, is_silence, [Contender("a", "conv_v6")], **options)
+
+
+def test_the_chapters_rows_follow_its_parameters():
+    from dolphin_ae.train.compare import chapter_contenders
+
+    contenders = chapter_contenders(["conv_v5", "lstm_v4_1"], conv_activation="seed", conv_batch_norm=True,
+                                    lr_schedule="constant", compare_seed_conv=True, model="lstm_v4_3", patience=3)
+    assert contenders == [Contender("conv_v5", "conv_v5", "seed", True, "constant"),
+                          Contender("lstm_v4_1", "lstm_v4_1", "seed", True, "constant"),
+                          Contender("conv_v5 as the seed", "conv_v5", "seed", True, "constant"),
+                          Contender("lstm_v4_3 as in chapter 02", "lstm_v4_3", "seed", True, "constant", 3)]
+    assert [c.label for c in chapter_contenders(["vae_v4_2"], compare_seed_conv=False)] == [
+        "vae_v4_2", "conv_v5 as in chapter 02"]
+
+
+def test_the_best_row_has_the_lowest_test_error():
+    from dolphin_ae.train.compare import best_row
+
+    rows = {"a": {"test MSE": 0.3, "x": 1}, "b": {"test MSE": 0.1, "x": 3}, "c": {"test MSE": 0.1, "x": 0}}
+    assert best_row(rows) == "b"
+    assert best_row(rows, "x") == "c"

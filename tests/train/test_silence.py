@@ -64,3 +64,64 @@ def test_detector_stacks_a_frozen_encoder():
     assert detector.output_shape == (None, 1)
     assert not encoder.trainable
     assert {w.path for w in detector.trainable_weights}.isdisjoint({w.path for w in encoder.weights})
+
+
+def _frozen_encoder_windows(n=40):
+    rng = np.random.default_rng(0)
+    windows = 0.1 * rng.standard_normal((n, 16, 32)).astype(np.float32)
+    is_silence = np.arange(n) % 2 == 0
+    windows[~is_silence, :, 10] += 3.0
+    return windows, is_silence
+
+
+@pytest.mark.parametrize("name,sizes", [("conv_v5", {"filters": (4, 4), "latent_dim": 6}),
+                                        ("lstm_v4_1", {"filters": 4, "lstm_units": 4, "decoder_units": 4,
+                                                       "latent_dim": 6})])
+def test_a_head_on_a_frozen_encoder_is_the_chapters_steps(name, sizes, tmp_path):
+    import keras
+
+    from dolphin_ae.models import build_model
+    from dolphin_ae.train.heads import on_features, split_encoder
+    from dolphin_ae.train.silence import train_silence_on_encoder
+    from dolphin_ae.train.training import predict_windows
+
+    windows, is_silence = _frozen_encoder_windows()
+    train, test = np.arange(28), np.arange(28, 40)
+    path = tmp_path / "encoder.keras"
+    build_model(name, input_shape=(16, 32, 1), kernel_size=3, **sizes).get_layer("encoder").save(path)
+    options = dict(epochs=2, batch_size=8, learning_rate=0.002, balanced=True, seed=0)
+
+    keras.utils.set_random_seed(0)
+    encoder = keras.models.load_model(path)
+    result = train_silence_on_encoder(encoder, windows, is_silence, train, test, **options)
+
+    # The steps chapter 03 spelled out, from the same random state.
+    keras.utils.set_random_seed(0)
+    encoder = keras.models.load_model(path)
+    frozen, tail = split_encoder(encoder)
+    train_features = predict_windows(frozen, windows, train)
+    test_features = predict_windows(frozen, windows, test)
+    head = build_silence_head(latent_dim=encoder.output_shape[-1])
+    trainable = on_features(head, tail)
+    history = train_silence_head(trainable, train_features, is_silence[train], **options)
+    probability = trainable.predict(test_features, verbose=0)[:, 0]
+
+    assert (result.tail is None) == (name == "conv_v5")
+    np.testing.assert_array_equal(result.train_features, train_features)
+    np.testing.assert_array_equal(result.test_features, test_features)
+    assert result.history == history and len(result.history["loss"]) == 2
+    np.testing.assert_array_equal(result.probability, probability)
+    assert result.probability.shape == (12,)
+    # The detector for new recordings gives the test windows the same probabilities.
+    detector = result.detector()
+    np.testing.assert_allclose(detector.predict(windows[test][..., None], verbose=0)[:, 0], result.probability,
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_a_head_on_a_frozen_encoder_needs_both_classes():
+    from dolphin_ae.train.silence import train_silence_on_encoder
+
+    windows, _ = _frozen_encoder_windows(8)
+    encoder = build_conv_v5_encoder(input_shape=(16, 32, 1), filters=(4, 4), latent_dim=6)
+    with pytest.raises(ParameterError, match="one class"):
+        train_silence_on_encoder(encoder, windows, np.ones(8, dtype=bool), np.arange(6), np.arange(6, 8), epochs=1)

@@ -41,7 +41,7 @@ def find_data_dir(run_dir, data_dir=""):
         return Path(data_dir)
     layout = RunLayout(run_dir)
     manifest = read_json(layout.manifest)
-    recorded = manifest.get("stages", {}).get("01_data", {}).get("parameters", {}).get("data_dir")
+    recorded = manifest.get("stages", {}).get("01_data", {}).get("data_source")
     if recorded and Path(recorded).is_dir():
         return Path(recorded)
     return layout.data

@@ -7,12 +7,14 @@ The notebooks' jupytext sources live in ``notebooks/``; the book's pages and tab
 
 Runs resume. Each chapter is a stage with a *key*: a hash of its notebook source, the parameters it
 receives, the package's source code, a fingerprint of the input data folder, and the keys of every
-stage before it. ``manifest.json`` (``report.stages``) records each stage's key and status; a stage
-is marked ``running`` before it starts and ``done`` only when its notebook finished, and the
-executed notebook carries the same key in its metadata. A re-run skips every leading stage that is
-``done`` with an unchanged key and executes the first changed or unfinished stage and everything
-after it (later stages read its artifacts). ``force`` executes everything and first removes the
-run's training checkpoints (``<run_dir>/checkpoints``), so every model trains afresh.
+stage before it. ``manifest.json`` (``report.stages``) records each stage's key, status and, once done,
+its ``parameters`` (those passed) and ``defaults`` (the notebook's values of the others), the one record
+of the stages' parameters. A stage is marked ``running`` before it starts and ``done`` only when its
+notebook finished, and the executed notebook carries the same key in its metadata. A re-run skips
+every leading stage that is ``done`` with an unchanged key and executes the first changed or
+unfinished stage and everything after it (later stages read its artifacts). ``force`` executes
+everything and first removes the run's training checkpoints (``<run_dir>/checkpoints``), so every
+model trains afresh.
 
 Each stage replaces the ``metrics.json`` sections it writes (``runio.update_metrics``). Before the
 first stage of a run executes, every section that did not exist when the stage before it finished
@@ -306,6 +308,8 @@ def run_report(*, profile="auto", data_dir=None, run_dir=None, overrides=None, p
     _edit_report(manifest_path, profile=profile, parameters=parameters, overrides=overrides,
                  started_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     code_hash, data_hash = package_source_hash(), data_fingerprint(data_dir)
+    defaults = {stage: {name: found[0][2] for name, found in declarations({stage: declared}).items()
+                        if name not in parameters} for stage, declared in inspected.items()}
     keys, upstream_key = {}, None
     for source, _, declared in executions:
         stage_parameters = {k: v for k, v in parameters.items() if k in declared}
@@ -350,6 +354,7 @@ def run_report(*, profile="auto", data_dir=None, run_dir=None, overrides=None, p
         executed.append(stage)
         _edit_report(manifest_path, stages={stage: {"status": "done", "key": key, "seconds": timings[stage],
                                                     "parameters": stage_parameters,
+                                                    "defaults": defaults[stage],
                                                     "metrics_sections": sorted(read_metrics(run_dir)),
                                                     "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}},
                      notebook_seconds={stage: timings[stage]},

@@ -239,16 +239,33 @@ def run_table(manifest):
 
 
 def parameter_table(manifest):
-    """Every parameter the run passed to its notebooks, with the stages that received it."""
+    """Every parameter of the run's chapters, with its value and the stages that used it.
+
+    Read from what the report recorded for each stage (``manifest["report"]["stages"]``): the
+    parameters it passed (the profile's, ``--set`` values and the report's own) and the defaults of
+    the notebooks' parameters cells it did not pass.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``parameter``; columns ``value`` (its ``repr``), ``set on the command line`` ("yes" for
+        ``--set`` values), ``notebook default`` ("yes" where the stages kept the default of their
+        parameters cell) and ``stages``. A parameter whose notebooks declare different defaults has
+        one row per default.
+    """
     report = manifest.get("report", {})
-    receivers = {}
+    receivers, defaults = {}, {}
     for stage, record in sorted(report.get("stages", {}).items()):
         for name in record.get("parameters", {}) or {}:
             receivers.setdefault(name, []).append(stage)
+        for name, value in (record.get("defaults", {}) or {}).items():
+            defaults.setdefault((name, repr(value)), []).append(stage)
     overrides = report.get("overrides", {}) or {}
-    rows = [(name, repr(value), "yes" if name in overrides else "", ", ".join(receivers.get(name, [])))
-            for name, value in sorted(report.get("parameters", {}).items())]
-    return pd.DataFrame(rows, columns=["parameter", "value", "set on the command line", "stages"]).set_index("parameter")
+    rows = [(name, repr(value), "yes" if name in overrides else "", "", ", ".join(receivers.get(name, [])))
+            for name, value in report.get("parameters", {}).items()]
+    rows += [(name, value, "", "yes", ", ".join(stages)) for (name, value), stages in defaults.items()]
+    return pd.DataFrame(sorted(rows), columns=["parameter", "value", "set on the command line", "notebook default",
+                                               "stages"]).set_index("parameter")
 
 
 def stage_table(manifest):

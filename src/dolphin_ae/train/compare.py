@@ -12,16 +12,9 @@ import numpy as np
 
 from dolphin_ae.constants import SEED_LATENT_DIM
 from dolphin_ae.exceptions import ParameterError
-from dolphin_ae.train.heads import on_features, split_encoder
 from dolphin_ae.models import MODEL_BUILDERS, build_model, model_options
-from dolphin_ae.train.silence import build_silence_head, silence_metrics, train_silence_head
-from dolphin_ae.train.training import (
-    pca_reconstruction_mse,
-    precision_policy,
-    predict_windows,
-    reconstruction_mse,
-    train_autoencoder,
-)
+from dolphin_ae.train.silence import silence_metrics, train_silence_on_encoder
+from dolphin_ae.train.training import pca_reconstruction_mse, precision_policy, reconstruction_mse, train_autoencoder
 
 
 @dataclass(frozen=True)
@@ -43,6 +36,39 @@ class Contender:
             return training
         norm = "batch norm" if self.conv_batch_norm else "no batch norm"
         return f"{self.conv_activation} activation, {norm}, {training}"
+
+
+def chapter_contenders(compare_models, *, conv_activation="leaky", conv_batch_norm=False, lr_schedule="cosine",
+                       compare_seed_conv=True, model="conv_v5", patience=0):
+    """The rows of the model comparison chapter, from its parameters.
+
+    Parameters
+    ----------
+    compare_models : sequence of str
+        One row each, under its own name, with the chapter's ConvNet layers and schedule and no patience.
+    conv_activation, conv_batch_norm, lr_schedule : str, bool, str
+        The chapter's ConvNet layers and learning-rate schedule.
+    compare_seed_conv : bool
+        Add ``"conv_v5 as the seed"``: ReLU inside each convolution, batch norm, a constant rate.
+    model, patience : str, int
+        The autoencoder chapter's model and early stopping, the last row ``"<model> as in chapter 02"``.
+
+    Returns
+    -------
+    list of Contender
+        In that order; the last one is the autoencoder chapter's row.
+    """
+    contenders = [Contender(name, name, conv_activation, conv_batch_norm, lr_schedule) for name in compare_models]
+    if compare_seed_conv:
+        contenders.append(Contender("conv_v5 as the seed", "conv_v5", "seed", True, "constant"))
+    contenders.append(Contender(f"{model} as in chapter 02", model, conv_activation, conv_batch_norm, lr_schedule,
+                                patience))
+    return contenders
+
+
+def best_row(rows, measure="test MSE"):
+    """The label of the row of ``rows`` (``compare_autoencoders``) with the lowest ``measure``; the first on ties."""
+    return min(rows, key=lambda label: rows[label][measure])
 
 
 def compare_autoencoders(windows, is_silence, contenders, *, train_indices, validation_indices, test_indices,
@@ -98,11 +124,9 @@ def compare_autoencoders(windows, is_silence, contenders, *, train_indices, vali
                                     lr_schedule=contender.lr_schedule, patience=contender.patience,
                                     jit_compile=jit_compile, checkpoint_dir=checkpoint_dir, seed=seed, verbose=0)
         encoder = autoencoder.get_layer("encoder")
-        frozen, tail = split_encoder(encoder)
-        classifier = on_features(build_silence_head(latent_dim=encoder.output_shape[-1]), tail)
-        train_silence_head(classifier, predict_windows(frozen, windows, train_indices), is_silence[train_indices],
-                           epochs=silence_epochs, batch_size=silence_batch_size, seed=seed)
-        probability = classifier.predict(predict_windows(frozen, windows, test_indices), verbose=0)[:, 0]
+        probability = train_silence_on_encoder(encoder, windows, is_silence, train_indices, test_indices,
+                                               epochs=silence_epochs, batch_size=silence_batch_size,
+                                               seed=seed).probability
         seconds = float(np.median(history["epoch_seconds"][1:] or history["epoch_seconds"]))
         test_mse = reconstruction_mse(autoencoder, windows, test_indices)
         rows[contender.label] = {

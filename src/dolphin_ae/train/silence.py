@@ -8,11 +8,14 @@ computation as training the stacked model, only faster; the stacked model is ass
 for use on new recordings.
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from dolphin_ae.constants import SEED_LATENT_DIM
 from dolphin_ae.exceptions import ParameterError
-from dolphin_ae.train.heads import build_dense_head, class_weights, on_windows, train_head
+from dolphin_ae.train.heads import build_dense_head, class_weights, on_features, on_windows, split_encoder, train_head
+from dolphin_ae.train.training import predict_windows
 
 
 def build_silence_head(*, latent_dim=SEED_LATENT_DIM, dropout=0.5):
@@ -43,6 +46,84 @@ def train_silence_head(head, codes, is_silence, *, epochs=64, batch_size=10, lea
     return train_head(head, codes, targets, loss="binary_crossentropy", epochs=epochs, batch_size=batch_size,
                       learning_rate=learning_rate, class_weight=class_weights(targets, 2) if balanced else None,
                       seed=seed, verbose=verbose)
+
+
+@dataclass
+class FrozenEncoderHead:
+    """A silence head trained on a frozen encoder's features, with what the training computed.
+
+    Attributes
+    ----------
+    frozen : keras.Model
+        Window -> features, not trainable (``heads.split_encoder``).
+    tail : keras.Model or None
+        The trainable last recurrent layer and those after it (LSTM V4 encoders), trained with the head.
+    head : keras.Model
+        The dense silence head (``build_silence_head``).
+    trainable : keras.Model
+        Features -> probability of silence: ``tail`` and ``head`` together (``heads.on_features``).
+    train_features, test_features : np.ndarray, shape (n_train, ...) and (n_test, ...)
+        ``frozen``'s outputs on the training and test windows: codes (n, latent_dim) for a ConvNet,
+        sequences (n, frames, 2 x lstm_units) for an LSTM V4.
+    history : dict
+        Per-epoch training loss and accuracy, lists (``heads.train_head``).
+    probability : np.ndarray of float, shape (n_test,)
+        Probability of silence of each test window.
+    """
+
+    frozen: object
+    tail: object
+    head: object
+    trainable: object
+    train_features: np.ndarray
+    test_features: np.ndarray
+    history: dict
+    probability: np.ndarray
+
+    def detector(self):
+        """Window -> probability of silence, for new recordings (``build_silence_detector``)."""
+        return build_silence_detector(self.frozen, self.head, tail=self.tail)
+
+
+def train_silence_on_encoder(encoder, windows, is_silence, train_indices, test_indices, *, epochs=64, batch_size=10,
+                             learning_rate=1e-3, balanced=True, seed=0, verbose=0):
+    """Train a silence head on the frozen ``encoder`` and predict the test windows.
+
+    The encoder is cut before its last recurrent layer (``heads.split_encoder``); the frozen part
+    runs once over the training and the test windows, and the head (with the trainable tail, if
+    any) trains on the training windows' features (``train_silence_head``). The steps run in the
+    order the chapters always ran them, so that the same seed gives the same head.
+
+    Parameters
+    ----------
+    encoder : keras.Model
+        Window (frames, bins, 1) -> code (latent_dim,); frozen in place (``trainable`` set False).
+    windows : np.ndarray, shape (n_windows, frames, bins)
+        Normalised windows (memory-mapped is fine).
+    is_silence : np.ndarray of bool, shape (n_windows,)
+        Truth of every window; the training windows must hold both classes.
+    train_indices, test_indices : np.ndarray of int
+        Windows the head trains on, and windows it predicts.
+    epochs, batch_size, learning_rate, balanced, seed, verbose
+        As for ``train_silence_head``.
+
+    Returns
+    -------
+    FrozenEncoderHead
+        The parts, the features, the history and the test windows' probabilities of silence.
+    """
+    is_silence = np.asarray(is_silence)
+    frozen, tail = split_encoder(encoder)
+    train_features = predict_windows(frozen, windows, train_indices)
+    test_features = predict_windows(frozen, windows, test_indices)
+    head = build_silence_head(latent_dim=encoder.output_shape[-1])
+    trainable = on_features(head, tail)
+    history = train_silence_head(trainable, train_features, is_silence[train_indices], epochs=epochs,
+                                 batch_size=batch_size, learning_rate=learning_rate, balanced=balanced, seed=seed,
+                                 verbose=verbose)
+    probability = trainable.predict(test_features, verbose=0)[:, 0]
+    return FrozenEncoderHead(frozen=frozen, tail=tail, head=head, trainable=trainable, train_features=train_features,
+                             test_features=test_features, history=history, probability=probability)
 
 
 def silence_metrics(is_silence_true, is_silence_predicted):

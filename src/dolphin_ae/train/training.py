@@ -103,8 +103,7 @@ class TrainingState(keras.callbacks.Callback):
         self.patience = int(patience)
         self.monitor = monitor
         self.state = state or {"epochs_done": 0, "history": {}, "best_loss": None, "best_epoch": None,
-                               "best_weights": None, "last_weights": None,
-                               "stopped_early": False}
+                               "best_weights": None, "last_weights": None, "stopped_early": False}
         self.best_weights_in_memory = None
 
     def on_epoch_end(self, epoch, logs=None):
@@ -337,8 +336,7 @@ def train_autoencoder(model, windows, train_indices, *, validation_indices=None,
     start_epoch = tracker.state["epochs_done"]
     finished = tracker.state.get("finished") or start_epoch >= epochs or tracker.state["stopped_early"]
     if finished and verbose:
-        print(f"loading the finished training in {directory} (same model, settings, code and windows); "
-              f"nothing to train")
+        print(f"loading the finished training in {directory} (same model, settings, code and windows); nothing to train")
     if not finished:
         if start_epoch and verbose:
             print(f"resuming from {directory} after epoch {start_epoch}")
