@@ -31,6 +31,7 @@ import pandas as pd
 
 from dolphin_ae.analysis.clustering import code_statistics
 from dolphin_ae.data.dataset import WindowDataset
+from dolphin_ae.layout import RunLayout
 from dolphin_ae.analysis.discovery_settings import (DEFAULT_GRID, DEVELOPMENT_TABLE, evaluate_settings, summarise_settings,
                                            write_settings_table)
 from dolphin_ae.analysis.sequences import encode_clips, load_truth
@@ -73,7 +74,7 @@ def main(argv=None):
 
     started = time.perf_counter()
     run_dir = Path(args.run_dir)
-    encoder_path = run_dir / "models" / "encoder.keras"
+    encoder_path = RunLayout(run_dir).encoder
     encoder = keras.models.load_model(encoder_path, compile=False)
     dataset = WindowDataset.load(run_dir)
     train = dataset.split_indices("train")
@@ -120,7 +121,7 @@ def main(argv=None):
 def _profile(run_dir):
     from dolphin_ae.runio import read_json
 
-    return read_json(Path(run_dir) / "manifest.json").get("report", {}).get("profile", "")
+    return read_json(RunLayout(run_dir).manifest).get("report", {}).get("profile", "")
 
 
 if __name__ == "__main__":

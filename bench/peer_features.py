@@ -74,6 +74,7 @@ def chapter_parameters(path=ROOT / "notebooks" / "01_data.py"):
 def development_set(folder, parameters, *, seed):
     """Synthesise one development set in ``folder`` and cut it into windows as chapter 01 does."""
     from dolphin_ae.data.dataset import build_window_dataset
+    from dolphin_ae.layout import RunLayout
     from dolphin_ae.audio.spectrogram import FrontEnd
     from dolphin_ae.data.synth import clip_counts, synthesize_dataset
 
@@ -81,7 +82,7 @@ def development_set(folder, parameters, *, seed):
     front_end = FrontEnd(sr=p["sr"], n_fft=p["n_fft"], hop_length=p["hop_length"], fmin_hz=p["fmin_hz"],
                          fmax_hz=p["fmax_hz"], n_bins=p["n_bins"], window_frames=p["window_frames"],
                          step_frames=p["step_frames"], magnitude=p["magnitude"], normalization=p["normalization"])
-    source = Path(folder) / "data"
+    source = RunLayout(folder).data
     synthesize_dataset(
         source, mode=p["synth_mode"], n_sessions=p["synth_sessions"], sr=p["sr"],
         snr_db_range=(p["snr_db_min"], p["snr_db_max"]), band_fmin_hz=p["fmin_hz"], n_motifs=p["synth_motifs"],
@@ -92,7 +93,7 @@ def development_set(folder, parameters, *, seed):
                                 min_duration_s=p["min_duration_s"], test_fraction=p["test_fraction"], seed=seed,
                                 layout=p["data_layout"], min_event_overlap=p["min_event_overlap"],
                                 label_column=p["label_column"] or None, pad_mode=p["pad_mode"],
-                                recording_pattern=p["recording_pattern"] or None, cache_dir=Path(folder) / "cache")
+                                recording_pattern=p["recording_pattern"] or None, cache_dir=RunLayout(folder).cache)
 
 
 def fit_predict(windows, classes, train, test, setting, *, random_state=0):

@@ -70,17 +70,17 @@ started = time.perf_counter()
 if discovery_code_scaling not in DISCOVERY_SCALINGS:
     raise ParameterError(f"discovery_code_scaling must be one of {DISCOVERY_SCALINGS}, got {discovery_code_scaling!r}")
 run_dir = Path(run_dir)
+layout = RunLayout(run_dir)
 dataset = WindowDataset.load(run_dir)
 source = find_data_dir(run_dir, data_dir)
-sequence_dir = run_dir / "sequences"
-clips = pd.read_csv(sequence_dir / "clips.csv", keep_default_na=False, na_values={"start_s": [""], "end_s": [""]})
-raw_set = SequenceSet.from_flat(np.load(sequence_dir / "codes.npy"), np.load(sequence_dir / "offsets.npy"))
-D_seed = np.load(sequence_dir / "dtw_seed.npy")
-D_unit = np.load(sequence_dir / "dtw_unit.npy")
+clips = pd.read_csv(layout.sequence_clips, keep_default_na=False, na_values={"start_s": [""], "end_s": [""]})
+raw_set = SequenceSet.from_flat(np.load(layout.sequence_codes), np.load(layout.sequence_offsets))
+D_seed = np.load(layout.dtw_seed)
+D_unit = np.load(layout.dtw_unit)
 # Our rule's codes: whitened (or standardised) with the training windows' statistics (never the test
 # recordings'), then scaled to unit length; chapter 5's unit-length codes when discovery_code_scaling is "l2".
 if discovery_code_scaling in ("whiten_l2", "standard_l2"):
-    encoder = keras.models.load_model(run_dir / "models" / "encoder.keras", compile=False)
+    encoder = keras.models.load_model(layout.encoder, compile=False)
     statistics = code_statistics(predict_windows(encoder, dataset.windows, dataset.split_indices("train")),
                                  whiten=discovery_code_scaling == "whiten_l2")
 else:

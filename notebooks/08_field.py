@@ -51,7 +51,8 @@ from dolphin_ae.data.synth_long import write_long_recording
 
 stage_started = time.perf_counter()
 run_dir = Path(run_dir)
-field_dir = RunLayout(run_dir).field
+layout = RunLayout(run_dir)
+field_dir = layout.field
 field_dir.mkdir(exist_ok=True)
 
 # %% [markdown]
@@ -60,10 +61,10 @@ field_dir.mkdir(exist_ok=True)
 # Background of one session with whistles, burst pulses and click trains (0.5-1 s each) every 1-3 s.
 
 # %%
-recording = field_dir / "recording.wav"
+recording = layout.field_recording
 truth = write_long_recording(recording, duration_s=field_duration_s, snr_db_range=(field_snr_db_min, field_snr_db_max),
                              subtype="PCM_16", seed=seed)
-truth.to_csv(field_dir / "truth.csv", index=False)
+truth.to_csv(layout.field_truth, index=False)
 glue("field_minutes", field_duration_s / 60, display=False)
 glue("field_n_events", len(truth), display=False)
 truth.head()
@@ -82,10 +83,10 @@ truth.head()
 run = load_detector_run(run_dir)
 options = DetectionOptions(min_gap_s=field_min_gap_s)
 started = time.perf_counter()
-detect_batch(run, [recording], field_dir / "regions.csv", wav_path=field_dir / "regions.wav", options=options,
+detect_batch(run, [recording], layout.field_regions, wav_path=layout.field_regions_audio, options=options,
              progress=False)
 real_time_factor = field_duration_s / (time.perf_counter() - started)
-regions = pd.read_csv(field_dir / "regions.csv")
+regions = pd.read_csv(layout.field_regions)
 scores = region_recall_precision(list(zip(regions["start_s"], regions["end_s"])),
                                  list(zip(truth["start_s"], truth["end_s"])), min_overlap=field_min_overlap)
 # The speed is shown here, not kept in metrics.json: metrics repeat exactly for the same seed, timings do not.
@@ -127,7 +128,7 @@ glue("field_regions", figure, display=False)
 # between them, as the 2019 study wrote them.
 
 # %%
-regions_audio, regions_sr = soundfile.read(str(field_dir / "regions.wav"), dtype="float32",
+regions_audio, regions_sr = soundfile.read(str(layout.field_regions_audio), dtype="float32",
                                            frames=int(15 * run.front_end.sr))
 display(Audio(regions_audio, rate=regions_sr))
 
@@ -138,8 +139,8 @@ display(Audio(regions_audio, rate=regions_sr))
 # load (`dolphin-ae embed RUN_DIR recording.wav --out regions.parquet`).
 
 # %%
-embed_batch(run, [recording], field_dir / "regions.parquet", per="region", options=options, progress=False)
-embeddings = pd.read_parquet(field_dir / "regions.parquet")
+embed_batch(run, [recording], layout.field_embeddings, per="region", options=options, progress=False)
+embeddings = pd.read_parquet(layout.field_embeddings)
 glue("field_code_size", sum(c.startswith("code_") for c in embeddings.columns), display=False)
 embeddings.iloc[:5, :8]
 
