@@ -150,3 +150,18 @@ def write_wav(tmp_path):
 def tone(frequency_hz, duration_s, sr=48000, amplitude=0.5):
     t = np.arange(int(duration_s * sr)) / sr
     return (amplitude * np.sin(2 * np.pi * frequency_hz * t)).astype(np.float32)
+
+
+def notebook_project(root, notebooks, *, profile="{}\n"):
+    """A project folder ``root`` for ``run_report``: ``notebooks`` ({stem: jupytext source}), a ``ci`` profile, a page.
+
+    Returns ``root``. The sources are written as given (dedent them first).
+    """
+    root = Path(root)
+    for folder in ("notebooks", "params", "book"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    (root / "params" / "ci.yaml").write_text(profile)
+    (root / "book" / "intro.md").write_text("# Intro\n")
+    for name, source in notebooks.items():
+        (root / "notebooks" / f"{name}.py").write_text(source)
+    return root

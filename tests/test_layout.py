@@ -14,6 +14,7 @@ from dolphin_ae.audio.spectrogram import FrontEnd
 from dolphin_ae.data.dataset import WindowDataset
 from dolphin_ae.layout import RunLayout
 from dolphin_ae.runio import keep_metrics_sections, read_metrics, record_stage, update_metrics, write_json
+from conftest import notebook_project
 
 STAGES = ("01_data", "90_summary")
 
@@ -168,12 +169,7 @@ print(run_dir)
 def test_the_report_writes_its_records_and_notebooks_where_the_layout_says(tmp_path):
     from dolphin_ae.book.report import run_report
 
-    project = tmp_path / "project"
-    for folder in ("notebooks", "params", "book"):
-        (project / folder).mkdir(parents=True)
-    (project / "params" / "ci.yaml").write_text("{}\n")
-    (project / "book" / "intro.md").write_text("# Intro\n")
-    (project / "notebooks" / "01_only.py").write_text(textwrap.dedent(CHAPTER))
+    project = notebook_project(tmp_path / "project", {"01_only": textwrap.dedent(CHAPTER)})
     run_dir = tmp_path / "run"
     layout = RunLayout(run_dir)
     layout.checkpoints.mkdir(parents=True)

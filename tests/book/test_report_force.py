@@ -2,6 +2,7 @@
 
 import textwrap
 
+from conftest import notebook_project
 from dolphin_ae.book.report import run_report
 
 NOTEBOOK = """\
@@ -25,12 +26,7 @@ folder = pathlib.Path(run_dir) / "checkpoints"
 
 
 def test_force_removes_the_runs_checkpoints_before_the_chapters_run(tmp_path):
-    project = tmp_path / "project"
-    for folder in ("notebooks", "params", "book"):
-        (project / folder).mkdir(parents=True)
-    (project / "params" / "ci.yaml").write_text("{}\n")
-    (project / "book" / "intro.md").write_text("# Intro\n")
-    (project / "notebooks" / "01_only.py").write_text(textwrap.dedent(NOTEBOOK))
+    project = notebook_project(tmp_path / "project", {"01_only": textwrap.dedent(NOTEBOOK)})
     run_dir = tmp_path / "run"
     finished = run_dir / "checkpoints" / "conv_v5-0123456789"
     finished.mkdir(parents=True)

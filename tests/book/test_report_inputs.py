@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import notebook_project
 from dolphin_ae.cli import main
 from dolphin_ae.exceptions import ParameterError
 from dolphin_ae.book.parameters import CHOICES, ITEM_CHOICES, check_value, declarations
@@ -187,20 +188,14 @@ def test_the_choices_repeat_the_packages_own_names():
 
 
 def _project(tmp_path, profile_text):
-    root = tmp_path / "project"
-    for folder in ("notebooks", "params", "book"):
-        (root / folder).mkdir(parents=True)
-    (root / "book" / "intro.md").write_text("# Intro\n")
-    (root / "params" / "ci.yaml").write_text(profile_text)
-    (root / "notebooks" / "01_only.py").write_text(textwrap.dedent("""\
+    return notebook_project(tmp_path / "project", {"01_only": textwrap.dedent("""\
         # %% tags=["parameters"]
         run_dir: str = "."  # run directory
         epochs: int = 2  # epochs
 
         # %%
         print("ran")
-        """))
-    return root
+        """)}, profile=profile_text)
 
 
 @pytest.mark.parametrize("profile_text, expected", [

@@ -14,6 +14,7 @@ import pytest
 from papermill.exceptions import PapermillExecutionError
 
 from dolphin_ae.book.report import run_report, tag_for_readers
+from conftest import notebook_project
 
 # Measured with a clock, so they differ from run to run; every other metric must repeat exactly.
 # The model comparison table reports training speed, a wall-clock figure no seed reproduces.
@@ -87,15 +88,8 @@ NOTEBOOKS = {
 
 @pytest.fixture
 def project(tmp_path):
-    root = tmp_path / "project"
-    (root / "notebooks").mkdir(parents=True)
-    (root / "params").mkdir()
-    (root / "book").mkdir()
-    (root / "params" / "ci.yaml").write_text("seed: 1\ncount: 4\n")
-    (root / "book" / "intro.md").write_text("# Intro\n")
-    for name, body in NOTEBOOKS.items():
-        (root / "notebooks" / f"{name}.py").write_text(HEADER + textwrap.dedent(body))
-    return root
+    return notebook_project(tmp_path / "project", {name: HEADER + textwrap.dedent(body) for name, body in NOTEBOOKS.items()},
+                            profile="seed: 1\ncount: 4\n")
 
 
 def _run(project, run_dir, **overrides):
@@ -297,13 +291,9 @@ METRICS_NOTEBOOKS = {
 
 
 def test_a_rerun_leaves_no_metrics_of_earlier_settings(tmp_path):
-    root = tmp_path / "project"
-    for folder in ("notebooks", "params", "book"):
-        (root / folder).mkdir(parents=True)
-    (root / "params" / "ci.yaml").write_text("n_clusters: 8\n")
-    (root / "book" / "intro.md").write_text("# Intro\n")
-    for name, body in METRICS_NOTEBOOKS.items():
-        (root / "notebooks" / f"{name}.py").write_text(HEADER + textwrap.dedent(body))
+    root = notebook_project(tmp_path / "project", {name: HEADER + textwrap.dedent(body)
+                                                   for name, body in METRICS_NOTEBOOKS.items()},
+                            profile="n_clusters: 8\n")
     run_dir = tmp_path / "run"
 
     def metrics(**overrides):
