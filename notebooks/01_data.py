@@ -47,8 +47,9 @@ fmax_hz: float = 24000.0  # highest frequency of the band (Hz)
 n_bins: int = 256  # frequency bins across the band
 window_frames: int = 128  # frames per window
 step_frames: int = 64  # frames between window starts
-magnitude: str = "linear"  # "linear" (the seed's) or "log" (log1p of the magnitude)
+magnitude: str = "linear"  # "linear" (the seed's), "log" (log1p of the magnitude) or "pcen" (per-channel energy normalisation)
 normalization: str = "seed"  # "seed": (x - mean) / (std + 1) per window; "none"
+whitening: str = "none"  # "recording_median": subtract each recording's median band profile before windowing; "none"
 channel: int = 0  # channel of multi-channel recordings to analyse (0 is the first)
 min_duration_s: float = 0.05  # recordings shorter than this are skipped; longer ones shorter than a window are padded (s)
 pad_mode: str = "reflect"  # padding of clips shorter than a window: "reflect" (their own audio) or "zeros"
@@ -80,7 +81,7 @@ run_dir = Path(run_dir)
 layout = RunLayout(run_dir)
 front_end = FrontEnd(sr=sr, n_fft=n_fft, hop_length=hop_length, fmin_hz=fmin_hz, fmax_hz=fmax_hz, n_bins=n_bins,
                      window_frames=window_frames, step_frames=step_frames, magnitude=magnitude,
-                     normalization=normalization)
+                     normalization=normalization, whitening=whitening)
 linear_front_end = FrontEnd(**{**front_end.to_dict(), "magnitude": "linear"})
 
 # %% [markdown]

@@ -217,7 +217,8 @@ if len(files) < 3:
     raise ParameterError(f"sequence_labels {sequence_labels} select {len(files)} calls of the test recordings; "
                          "at least 3 are needed")
 sequences, clips, skipped_clips = encode_clips(encoder, files, source, dataset.front_end,
-                                               step_frames=sequence_step_frames, channel=channel)
+                                               step_frames=sequence_step_frames, channel=channel,
+                                               profiles=dataset.profiles)
 seed_sequence_name = seed_settings_label(
     "DTW clustering", {"step_frames": sequence_step_frames, "gap_penalty": seed_gap_penalty,
                        "percentile": sequence_percentile}, SEED_SEQUENCE_SETTINGS)

@@ -30,6 +30,7 @@ EXPECTED = {
     "index": "windows.csv",
     "dataset": "dataset.json",
     "events": "events.csv",
+    "band_profiles": "band_profiles.npz",
     "checkpoints": "checkpoints",
     "models": "models",
     "autoencoder": "models/autoencoder.keras",

@@ -10,6 +10,7 @@ field tool (``detect``, ``embed``) and by the book. Modules and chapters name it
         truth.csv                           chapter 01's copy of the data set's truth table (when it has one)
         cache/                              window data sets keyed by their inputs (chapter 01)
         windows.npy, windows.csv, dataset.json, events.csv   the windows, their index, front end, events
+        band_profiles.npz                   each recording's band profile (front ends that whiten)
         checkpoints/                        training state, resumable, keyed by training_key
         models/                             autoencoder.keras, encoder.keras, autoencoder_history.json,
                                             silence_detector.keras, signal_type_classifier.keras
@@ -32,6 +33,7 @@ WINDOWS_FILE = "windows.npy"
 INDEX_FILE = "windows.csv"
 DATASET_FILE = "dataset.json"
 EVENTS_FILE = "events.csv"
+BAND_PROFILES_FILE = "band_profiles.npz"
 MODELS_DIR = "models"
 AUTOENCODER_FILE = "autoencoder.keras"
 ENCODER_FILE = "encoder.keras"
@@ -98,6 +100,11 @@ class RunLayout:
     @property
     def events(self):
         return self.root / EVENTS_FILE
+
+    @property
+    def band_profiles(self):
+        """Each recording's band profile, subtracted by a whitening front end (absent otherwise)."""
+        return self.root / BAND_PROFILES_FILE
 
     # Chapters 02, 03 and 07: training state and models.
     @property

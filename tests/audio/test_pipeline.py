@@ -73,9 +73,15 @@ def _field_windows(path, front_end, *, block_s):
     return np.concatenate(detector.seen)
 
 
-def test_the_data_set_the_sequences_and_the_field_tool_make_the_same_windows(clips):
+FRONT_ENDS = {"seed": FrontEnd(), "pcen": FrontEnd(magnitude="pcen"),
+              "log-whitened": FrontEnd(magnitude="log", whitening="recording_median"),
+              "pcen-whitened": FrontEnd(magnitude="pcen", whitening="recording_median")}
+
+
+@pytest.mark.parametrize("fe", FRONT_ENDS.values(), ids=FRONT_ENDS.keys())
+def test_the_data_set_the_sequences_and_the_field_tool_make_the_same_windows(clips, fe):
+    """Each file is a recording of its own (``s0``, ``s1``, ``s2``): whitened by its own profile everywhere."""
     data, paths = clips
-    fe = FrontEnd()
     windows, index, skipped, _ = extract_windows(data, front_end=fe, channel=1)
     assert not skipped
     encoder = _RecordingEncoder()

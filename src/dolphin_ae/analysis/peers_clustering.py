@@ -13,6 +13,7 @@ the codes. :mod:`dolphin_ae.analysis.peers` re-exports everything here.
 
 import numpy as np
 
+from dolphin_ae.audio.spectrogram import MAGNITUDES
 from dolphin_ae.constants import SILENCE_LABEL
 from dolphin_ae.exceptions import ParameterError
 
@@ -42,15 +43,15 @@ def log_magnitude_windows(windows, *, magnitude="linear", dynamic_range_db=80.0)
     keeps the order of the magnitudes, so ``x - min(x)`` is ``(S - min S) / (s + 1)``: the
     magnitude up to a per-window factor (``min S`` of a band spectrogram is close to 0). Its
     logarithm is the log magnitude up to a per-window shift, which the scaling to 0..1 removes.
-    With ``magnitude="log"`` the front end already compressed the magnitudes (``log1p``), and the
-    windows are only scaled to 0..1.
+    With ``magnitude="log"`` or ``"pcen"`` the front end already compressed the magnitudes
+    (``log1p``, PCEN's root), and the windows are only scaled to 0..1.
 
     Returns
     -------
     np.ndarray, shape (n_windows, frames * bins), float32, each row in 0..1
     """
-    if magnitude not in ("linear", "log"):
-        raise ParameterError(f"magnitude must be 'linear' or 'log', got {magnitude!r}")
+    if magnitude not in MAGNITUDES:
+        raise ParameterError(f"magnitude must be one of {MAGNITUDES}, got {magnitude!r}")
     windows = _windows(windows)
     x = np.asarray(windows, dtype=np.float32).reshape(np.shape(windows)[0], -1)
     x = x - x.min(axis=1, keepdims=True)
@@ -120,7 +121,7 @@ def clustering_peers(windows, true_class, *, magnitude="linear", umap_components
     true_class : array-like, shape (n_windows,)
         True class of each window; :data:`dolphin_ae.constants.SILENCE_LABEL` marks the noise left out
         of the signal-only runs.
-    magnitude : {"linear", "log"}
+    magnitude : {"linear", "log", "pcen"}
         The front end's magnitude (:func:`log_magnitude_windows`).
 
     Returns

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dolphin_ae.audio.pipeline import clip_windows, load_audio, with_step_frames
+from dolphin_ae.audio.pipeline import clip_windows, file_profile, load_audio, with_step_frames
 from dolphin_ae.constants import TRUTH_FILE
 from dolphin_ae.exceptions import AudioError, ParameterError
 from dolphin_ae.layout import RunLayout
@@ -206,7 +206,8 @@ def discovery_truth(clips, *, motif_truth):
     return None, None
 
 
-def encode_clips(encoder, clips, data_dir, front_end, *, step_frames=12, channel=0, batch_size=64, pad_mode=None):
+def encode_clips(encoder, clips, data_dir, front_end, *, step_frames=12, channel=0, batch_size=64, pad_mode=None,
+                 profiles=None):
     """Each clip (or event) as a sequence of codes of windows every ``step_frames`` frames.
 
     Parameters
@@ -221,6 +222,10 @@ def encode_clips(encoder, clips, data_dir, front_end, *, step_frames=12, channel
         The run's front end; its ``step_frames`` is replaced by ``step_frames``.
     pad_mode : {"reflect", "zeros"} or None
         Pads spans shorter than one window (None: they are skipped).
+    profiles : dict or None
+        With a whitening front end, ``{recording: band profile (n_bins,)}`` (the data set's
+        ``profiles``): a row whose ``recording`` is there is whitened by it, as its windows were in the
+        data set; any other row by its whole file's profile (:func:`dolphin_ae.audio.pipeline.file_profile`).
 
     Returns
     -------
@@ -234,7 +239,7 @@ def encode_clips(encoder, clips, data_dir, front_end, *, step_frames=12, channel
     fe = with_step_frames(front_end, step_frames)
     sequences, kept_rows, skipped = [], [], []
     has_span = {"start_s", "end_s"} <= set(clips.columns)
-    loaded_file, loaded = None, None
+    loaded_file, loaded, own_profile = None, None, None
     for position, row in enumerate(clips.itertuples(index=False)):
         start_s = float(row.start_s) if has_span else None
         end_s = float(row.end_s) if has_span else None
@@ -242,10 +247,20 @@ def encode_clips(encoder, clips, data_dir, front_end, *, step_frames=12, channel
             if row.file != loaded_file:
                 loaded_file, loaded = row.file, None
                 loaded = load_audio(Path(data_dir) / row.file, sr=fe.sr, channel=channel, fmax_hz=fe.fmax_hz)
+                own_profile = None
             if loaded is None:
                 raise AudioError(f"{Path(data_dir) / row.file}: could not be read")
+            profile = None
+            if fe.whitening != "none":
+                recording = getattr(row, "recording", None)
+                if profiles is not None and recording in profiles:
+                    profile = profiles[recording]
+                else:  # the whole file's, computed once per file
+                    if own_profile is None:
+                        own_profile = file_profile(loaded, fe, pad_mode=pad_mode)
+                    profile = own_profile
             windows = clip_windows(Path(data_dir) / row.file, fe, channel=channel, start_s=start_s, end_s=end_s,
-                                   y=loaded, pad_mode=pad_mode)
+                                   y=loaded, pad_mode=pad_mode, profile=profile)
         except AudioError as error:
             where = "" if start_s is None or not np.isfinite(start_s) else f" ({start_s:.3f}-{end_s:.3f} s)"
             skipped.append({"file": row.file + where, "reason": str(error)})

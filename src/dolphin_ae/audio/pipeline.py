@@ -11,10 +11,12 @@ through the same steps:
    high quality). Its samples do not depend on how the recording is cut into blocks, and the signal ends
    at ``ceil(n * (sr / native_sr))`` samples (a zero makes up the last one when soxr gives one fewer), as
    the data set's ``librosa.resample(..., res_type="soxr_hq")`` made it;
-3. transform frames (:func:`dolphin_ae.audio.spectrogram.band_spectrogram`) and cut them into windows
-   (:func:`~dolphin_ae.audio.spectrogram.spectrogram_windows`); streamed, frames and windows that straddle
-   a block border are completed from the next block (:func:`stream_windows`);
-4. normalise each window on its own (:func:`normalise`).
+3. transform frames (:func:`dolphin_ae.audio.spectrogram.band_spectrogram`) into the front end's magnitude
+   (PCEN's state carried across blocks) and, with whitening, subtract the recording's band profile (a
+   file read in blocks: from a first pass), :mod:`dolphin_ae.audio.gain`;
+4. cut the frames into windows (:func:`~dolphin_ae.audio.spectrogram.spectrogram_windows`); streamed,
+   frames and windows that straddle a block border are completed from the next block (:func:`stream_windows`);
+5. normalise each window on its own (:func:`normalise`).
 
 The windows of a file read whole and read in blocks are therefore the same numbers
 (``tests/audio/test_pipeline.py`` checks the data set, :func:`clip_windows` and the field tool against
@@ -28,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
+from dolphin_ae.audio.gain import BandProfile, MagnitudeTransform, band_profile, whiten
 from dolphin_ae.audio.loading import check_audio_file, pad_to_length
 from dolphin_ae.audio.spectrogram import FrontEnd, band_spectrogram, normalize_windows, spectrogram_windows
 from dolphin_ae.constants import SEED_SR
@@ -230,27 +233,37 @@ def segment(y, sr, start_s=None, end_s=None):
     return y[start:stop]
 
 
-def waveform_windows(y, front_end, *, pad_mode=None):
-    """Un-normalised windows of a whole waveform at ``front_end.sr``.
+def waveform_frames(y, front_end, *, pad_mode=None):
+    """The front end's band magnitudes (n_frames, n_bins), float32, of a whole waveform (not whitened), and
+    whether it was padded: a non-empty waveform shorter than one window is centred in one window, padded
+    by ``pad_mode`` ("reflect" or "zeros", :func:`dolphin_ae.audio.loading.pad_to_length`); None leaves it."""
+    padded = pad_mode is not None and 0 < y.shape[0] < front_end.window_samples
+    if padded:
+        y = pad_to_length(y, front_end.window_samples, mode=pad_mode)
+    return band_spectrogram(y, front_end), padded
 
-    Parameters
-    ----------
-    y : np.ndarray, shape (n_samples,), float
-    pad_mode : {"reflect", "zeros"} or None
-        A non-empty waveform shorter than one window is centred in one window, padded this way
-        (:func:`dolphin_ae.audio.loading.pad_to_length`); None leaves it (no window).
+
+def waveform_windows(y, front_end, *, pad_mode=None, profile=None):
+    """Un-normalised windows of a whole waveform at ``front_end.sr``, padded as :func:`waveform_frames` pads.
+
+    With whitening, ``profile`` (n_bins,) is subtracted (None: the profile of ``y`` itself).
 
     Returns
     -------
     windows : np.ndarray, shape (n_windows, window_frames, n_bins), float32
         A read-only view; window ``j`` starts at sample ``j * step_frames * hop_length``.
     padded : bool
-        Whether ``y`` was padded.
     """
-    padded = pad_mode is not None and 0 < y.shape[0] < front_end.window_samples
-    if padded:
-        y = pad_to_length(y, front_end.window_samples, mode=pad_mode)
-    return spectrogram_windows(band_spectrogram(y, front_end), front_end), padded
+    S, padded = waveform_frames(y, front_end, pad_mode=pad_mode)
+    if front_end.whitening != "none":  # S is ours: whitened in place
+        whiten(S, band_profile(S) if profile is None else profile)
+    return spectrogram_windows(S, front_end), padded
+
+
+def file_profile(y, front_end, *, pad_mode=None):
+    """The band profile (n_bins,) of a whole file's waveform ``y``, as the data set computes it for a file
+    that is a recording of its own (padded as the data set pads it)."""
+    return band_profile(waveform_frames(y, front_end, pad_mode=pad_mode)[0])
 
 
 def normalise(windows, front_end):
@@ -258,13 +271,14 @@ def normalise(windows, front_end):
     return normalize_windows(windows, method=front_end.normalization)
 
 
-def clip_windows(path, front_end, *, channel=0, start_s=None, end_s=None, y=None, pad_mode=None):
+def clip_windows(path, front_end, *, channel=0, start_s=None, end_s=None, y=None, pad_mode=None, profile=None):
     """Normalised windows of one clip (or of its span ``start_s``..``end_s``, s), shape
     (n_windows, window_frames, n_bins), float32.
 
     ``y`` is the file's waveform when already read (:func:`load_audio` at ``front_end.sr``).
     ``pad_mode`` (``"reflect"`` or ``"zeros"``) pads a span shorter than one window to one window, as
-    the data set does; None refuses it.
+    the data set does; None refuses it. With whitening, ``profile`` (n_bins,) is subtracted; None takes
+    the whole file's (:func:`file_profile`), also for a span. A span's PCEN starts afresh at the span.
 
     Raises
     ------
@@ -273,21 +287,51 @@ def clip_windows(path, front_end, *, channel=0, start_s=None, end_s=None, y=None
     """
     if y is None:
         y = load_audio(path, sr=front_end.sr, channel=channel, fmax_hz=front_end.fmax_hz)
+    if front_end.whitening != "none" and profile is None:
+        profile = file_profile(y, front_end, pad_mode=pad_mode)
     y = segment(y, front_end.sr, start_s, end_s)
-    windows, _ = waveform_windows(y, front_end, pad_mode=pad_mode)
+    windows, _ = waveform_windows(y, front_end, pad_mode=pad_mode, profile=profile)
     if windows.shape[0] == 0:
         raise AudioError(f"{path}: lasts {y.shape[0] / front_end.sr:.3f} s, shorter than one window "
                          f"({front_end.window_samples / front_end.sr:.3f} s)")
     return normalise(windows, front_end)
 
 
-def stream_windows(blocks, front_end=None):
+def _stream_frames(blocks, fe):
+    """The front end's band magnitudes (not whitened) of a waveform that arrives in blocks, in pieces of
+    shape (n, n_bins), float32; concatenated, ``band_spectrogram`` of the whole waveform."""
+    samples = np.zeros(0, dtype=np.float32)
+    magnitudes = MagnitudeTransform(fe)
+    for block in blocks:
+        samples = np.concatenate([samples, np.asarray(block, dtype=np.float32)])
+        if samples.shape[0] < fe.n_fft:
+            continue
+        n_new = 1 + (samples.shape[0] - fe.n_fft) // fe.hop_length
+        new_frames = band_spectrogram(samples[: (n_new - 1) * fe.hop_length + fe.n_fft], fe, linear=True)
+        samples = samples[n_new * fe.hop_length :].copy()
+        yield magnitudes.push(new_frames)
+    yield magnitudes.finish()
+
+
+def stream_profile(blocks, front_end):
+    """The band profile (n_bins,), float32, of a waveform that arrives in blocks (memory bounded by the
+    block and ``MAX_PROFILE_FRAMES``); equal to ``band_profile(band_spectrogram(y))`` of the whole."""
+    profile = BandProfile(front_end.n_bins)
+    for frames in _stream_frames(blocks, front_end):
+        profile.add(frames)
+    return profile.profile()
+
+
+def stream_windows(blocks, front_end=None, *, profile=None):
     """Spectrogram windows of a waveform that arrives in blocks, identical to whole-signal processing.
 
     Parameters
     ----------
     blocks : iterable of np.ndarray, each shape (n,), float
         Consecutive pieces of one waveform at ``front_end.sr``.
+    profile : np.ndarray, shape (n_bins,), or None
+        The band profile to subtract; needed (and used) only when the front end whitens
+        (:func:`stream_profile` of the same blocks).
 
     Yields
     ------
@@ -295,20 +339,20 @@ def stream_windows(blocks, front_end=None):
         Index (in the whole recording) of the first window of this batch.
     windows : np.ndarray, shape (n_windows, window_frames, n_bins), float32
         Un-normalised magnitude windows; the same values as
-        ``waveform_windows(y)[0][first_window:first_window + n_windows]``.
+        ``waveform_windows(y, profile=profile)[0][first_window:first_window + n_windows]``.
     """
     fe = front_end or FrontEnd()
-    samples = np.zeros(0, dtype=np.float32)
+    if fe.whitening != "none" and profile is None:
+        raise ParameterError(f"whitening={fe.whitening!r} needs the recording's band profile; "
+                             "pass profile=stream_profile(blocks, front_end) from a first pass")
     frames = np.zeros((0, fe.n_bins), dtype=np.float32)
     skip_frames = 0  # frames still to drop before the next window starts (step longer than a window)
     next_window = 0
-    for block in blocks:
-        samples = np.concatenate([samples, np.asarray(block, dtype=np.float32)])
-        if samples.shape[0] < fe.n_fft:
+    for new_frames in _stream_frames(blocks, fe):
+        if new_frames.shape[0] == 0:
             continue
-        n_new = 1 + (samples.shape[0] - fe.n_fft) // fe.hop_length
-        new_frames = band_spectrogram(samples[: (n_new - 1) * fe.hop_length + fe.n_fft], fe)
-        samples = samples[n_new * fe.hop_length :].copy()
+        if fe.whitening != "none":  # the frames are a new array each time
+            whiten(new_frames, profile)
         if skip_frames:
             dropped = min(skip_frames, new_frames.shape[0])
             new_frames, skip_frames = new_frames[dropped:], skip_frames - dropped
@@ -327,7 +371,9 @@ def stream_recording(path, front_end, *, channel=0, block_s=10.0):
     """Un-normalised windows of a recording of any length, ``block_s`` seconds read at a time.
 
     The header is checked first (:func:`audio_info`); then :func:`stream_windows` over
-    :func:`iter_audio_blocks`. Memory depends on ``block_s``, not on the recording's length.
+    :func:`iter_audio_blocks`. With whitening, a first pass over the blocks computes the file's band
+    profile (:func:`stream_profile`), so the file is read twice. Memory depends on ``block_s``, not on
+    the recording's length.
 
     Yields
     ------
@@ -340,5 +386,9 @@ def stream_recording(path, front_end, *, channel=0, block_s=10.0):
         The recording cannot be used.
     """
     audio_info(path, channel=channel, front_end=front_end)
+    profile = None
+    if front_end.whitening != "none":
+        profile = stream_profile(iter_audio_blocks(path, sr=front_end.sr, channel=channel, block_s=block_s),
+                                 front_end)
     blocks = iter_audio_blocks(path, sr=front_end.sr, channel=channel, block_s=block_s)
-    yield from stream_windows(blocks, front_end)
+    yield from stream_windows(blocks, front_end, profile=profile)

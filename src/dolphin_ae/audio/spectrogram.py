@@ -6,6 +6,10 @@ FFT bins span the band ``fmin_hz``..``fmax_hz`` (at 48 kHz: 624-point FFT, 76.9 
 4385-24000 Hz). Windows are ``window_frames`` consecutive frames (128 frames = 8192 samples,
 0.17 s at 48 kHz) taken every ``step_frames`` frames; a window array has shape
 (n_windows, window_frames, n_bins), time first, lowest frequency first.
+
+Per frame, the band magnitudes are ``linear`` (the seed's), ``log`` (``log1p``) or ``pcen``
+(per-channel energy normalisation over time); whitening may then subtract the recording's median band
+profile. Both are in :mod:`dolphin_ae.audio.gain`.
 """
 
 import os
@@ -16,11 +20,13 @@ import numpy as np
 import scipy.fft
 from numpy.lib.stride_tricks import sliding_window_view
 
+from dolphin_ae.audio.gain import transform_magnitudes
 from dolphin_ae.constants import SEED_FMIN_HZ, SEED_N_BINS, SEED_SR, SEED_WINDOW_FRAMES
 from dolphin_ae.exceptions import ParameterError
 
 NORMALIZATIONS = ("seed", "none")
-MAGNITUDES = ("linear", "log")
+MAGNITUDES = ("linear", "log", "pcen")
+WHITENINGS = ("none", "recording_median")
 # Frames are transformed in blocks of this many: a block's windowed frames and their spectra
 # (512 x 4 B + 313 x 8 B per frame, about 2.3 MB) stay in a core's cache, which measured about twice
 # as fast as blocks of 4096 frames, and long recordings need bounded memory.
@@ -47,10 +53,18 @@ class FrontEnd:
         Frames per window.
     step_frames : int
         Frames between the starts of consecutive windows.
-    magnitude : {"linear", "log"}
-        ``linear`` is the seed's magnitude; ``log`` is ``log1p`` of it (compresses loud clicks).
+    magnitude : {"linear", "log", "pcen"}
+        ``linear`` is the seed's magnitude; ``log`` is ``log1p`` of it (compresses loud clicks);
+        ``pcen`` is per-channel energy normalisation over time (:mod:`dolphin_ae.audio.gain`).
     normalization : {"seed", "none"}
         ``seed``: each window becomes ``(x - mean) / (std + 1)``, one mean and std per window.
+    whitening : {"none", "recording_median"}
+        ``recording_median``: each band's median over the recording's frames is subtracted from the
+        magnitudes before windowing (:mod:`dolphin_ae.audio.gain`; the data set pools the files of one
+        recording id, the field tool takes the file).
+    pcen_time_constant_s, pcen_gain, pcen_bias, pcen_power : float
+        PCEN's smoother time constant (s), gain, bias and power (``librosa.pcen``'s defaults; used only
+        with ``magnitude="pcen"``).
     """
 
     sr: int = SEED_SR
@@ -63,6 +77,11 @@ class FrontEnd:
     step_frames: int = 64
     magnitude: str = "linear"
     normalization: str = "seed"
+    whitening: str = "none"
+    pcen_time_constant_s: float = 0.4
+    pcen_gain: float = 0.98
+    pcen_bias: float = 2.0
+    pcen_power: float = 0.5
 
     def __post_init__(self):
         for name in ("sr", "n_fft", "hop_length", "n_bins", "window_frames", "step_frames"):
@@ -79,6 +98,15 @@ class FrontEnd:
             raise ParameterError(f"magnitude must be one of {MAGNITUDES}, got {self.magnitude!r}")
         if self.normalization not in NORMALIZATIONS:
             raise ParameterError(f"normalization must be one of {NORMALIZATIONS}, got {self.normalization!r}")
+        if self.whitening not in WHITENINGS:
+            raise ParameterError(f"whitening must be one of {WHITENINGS}, got {self.whitening!r}")
+        for name, positive in (("pcen_time_constant_s", True), ("pcen_gain", False), ("pcen_bias", False),
+                               ("pcen_power", False)):
+            value = getattr(self, name)
+            if (isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating))
+                    or not np.isfinite(value) or value < 0 or (positive and value == 0)):
+                raise ParameterError(f"{name} must be a {'positive' if positive else 'non-negative'} number, "
+                                     f"got {value!r}")
         if self.fft_length < self.n_fft:
             raise ParameterError(
                 f"{self.n_bins} bins over {self.fmin_hz:g}-{self.fmax_hz:g} Hz need a {self.fft_length}-point FFT, "
@@ -123,7 +151,7 @@ def _default_workers():
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def band_spectrogram(y, front_end=None, *, workers=None, out=None):
+def band_spectrogram(y, front_end=None, *, workers=None, out=None, linear=False):
     """Magnitude spectrogram of ``y`` in the front end's band.
 
     The frames are a strided view of ``y`` (no copy); each block of ``FRAMES_PER_BLOCK`` frames is
@@ -142,6 +170,10 @@ def band_spectrogram(y, front_end=None, *, workers=None, out=None):
         Threads; None uses up to 4 of the machine's cores. The result does not depend on it.
     out : np.ndarray or None
         Optional float32 array of shape (n_frames, n_bins) to write into (e.g. a memory map).
+    linear : bool
+        True: the linear magnitudes, whatever ``front_end.magnitude`` (a streaming caller applies the
+        magnitude itself, :class:`dolphin_ae.audio.gain.MagnitudeTransform`). False: the front end's
+        magnitude, PCEN over the whole of ``y`` as one signal. Whitening is never applied here.
 
     Returns
     -------
@@ -187,9 +219,9 @@ def band_spectrogram(y, front_end=None, *, workers=None, out=None):
     else:
         with ThreadPoolExecutor(workers) as pool:
             list(pool.map(transform, starts))
-    if fe.magnitude == "log":
-        np.log1p(S, out=S)
-    return S
+    if linear or fe.magnitude == "linear":
+        return S
+    return transform_magnitudes(S, fe, in_place=True)
 
 
 def n_frames_of(n_samples, front_end=None):

@@ -20,7 +20,7 @@ from dolphin_ae.data.clips import LAYOUTS
 from dolphin_ae.analysis.discovery_settings import DISCOVERY_SCALINGS
 from dolphin_ae.exceptions import ParameterError
 from dolphin_ae.analysis.projection import PROJECTIONS
-from dolphin_ae.audio.spectrogram import MAGNITUDES, NORMALIZATIONS
+from dolphin_ae.audio.spectrogram import MAGNITUDES, NORMALIZATIONS, WHITENINGS
 from dolphin_ae.data.synth import MODES as SYNTH_MODES
 
 # Equal to tuple(dolphin_ae.models.MODEL_BUILDERS), conv_v5.ACTIVATIONS and training.LR_SCHEDULES.
@@ -34,6 +34,7 @@ CHOICES = {
     "synth_mode": SYNTH_MODES,
     "magnitude": MAGNITUDES,
     "normalization": NORMALIZATIONS,
+    "whitening": WHITENINGS,
     "pad_mode": PAD_MODES,
     "model": MODEL_NAMES,
     "conv_activation": CONV_ACTIVATIONS,

@@ -16,9 +16,9 @@ import pandas as pd
 
 from dolphin_ae.audio.spectrogram import FrontEnd
 from dolphin_ae.data.recordings import RECORDINGS_FILE, one_recording_per_file_warning
-from dolphin_ae.data.windows import extract, read_index
+from dolphin_ae.data.windows import extract, read_index, read_profiles, write_profiles
 from dolphin_ae.exceptions import ParameterError
-from dolphin_ae.layout import DATASET_FILE, EVENTS_FILE, INDEX_FILE, WINDOWS_FILE
+from dolphin_ae.layout import BAND_PROFILES_FILE, DATASET_FILE, EVENTS_FILE, INDEX_FILE, WINDOWS_FILE
 from dolphin_ae.runio import atomic_path, read_json, write_json
 from dolphin_ae.constants import SILENCE_LABEL
 
@@ -62,13 +62,15 @@ class WindowDataset:
     """Normalised windows with one index row per window.
 
     ``windows`` has shape (n_windows, window_frames, n_bins), float32 (memory-mapped when loaded).
-    ``index`` columns: file, recording, label, start_s, level_db (mean band power before
-    normalisation, dB), padded (the clip was shorter than a window), split ("train" or "test");
+    ``index`` columns: file, recording, label, start_s, level_db (mean band power of the front end's
+    magnitudes, after whitening and before normalisation, dB), padded (the clip was shorter than a window), split ("train" or "test");
     for annotated recordings also type and event_overlap (share of the window covered by events).
     ``events`` (annotated layouts only, else None): one row per annotated event of a recording that
     gave windows, columns file, recording, start_s, end_s (s), label, type, split.
     ``recording_rule`` names the rule that assigned recordings (:mod:`dolphin_ae.data.recordings`) and
     ``recording_warning`` is its warning when every file is a recording of its own (else None).
+    ``profiles``: with a whitening front end, ``{recording: band profile (n_bins,) float32}``, the
+    profile subtracted from each recording's magnitudes (:mod:`dolphin_ae.data.windows`); else None.
     """
 
     windows: np.ndarray
@@ -79,6 +81,7 @@ class WindowDataset:
     events: pd.DataFrame | None = None
     recording_rule: str = "file names"
     recording_warning: str | None = None
+    profiles: dict | None = None
 
     @property
     def is_silence(self):
@@ -101,6 +104,10 @@ class WindowDataset:
                 self.events.to_csv(temporary, index=False)
         else:
             (directory / EVENTS_FILE).unlink(missing_ok=True)
+        if self.profiles is not None:
+            write_profiles(directory / BAND_PROFILES_FILE, self.profiles)
+        else:
+            (directory / BAND_PROFILES_FILE).unlink(missing_ok=True)
         # Written last: its presence says the two files above are complete.
         write_json(directory / DATASET_FILE, {
             "front_end": self.front_end.to_dict(),
@@ -126,10 +133,17 @@ class WindowDataset:
                                  f"{DATASET_FILE} says {meta['n_windows']}")
         index = read_index(directory / INDEX_FILE)
         events = read_index(directory / EVENTS_FILE) if (directory / EVENTS_FILE).is_file() else None
-        return cls(windows=windows, index=index, front_end=FrontEnd(**meta["front_end"]), skipped=meta["skipped"],
+        front_end = FrontEnd(**meta["front_end"])
+        profiles = None
+        if front_end.whitening != "none":
+            if not (directory / BAND_PROFILES_FILE).is_file():
+                raise FileNotFoundError(f"{directory / BAND_PROFILES_FILE}: missing; the front end whitens "
+                                        f"({front_end.whitening}) and the recordings' band profiles are needed")
+            profiles = read_profiles(directory / BAND_PROFILES_FILE)
+        return cls(windows=windows, index=index, front_end=front_end, skipped=meta["skipped"],
                    layout=meta.get("layout", "folders"), events=events,
                    recording_rule=meta.get("recording_rule", "file names"),
-                   recording_warning=meta.get("recording_warning"))
+                   recording_warning=meta.get("recording_warning"), profiles=profiles)
 
 
 def _whole_npy_file(windows):
@@ -186,7 +200,7 @@ def build_window_dataset(data_dir, *, front_end=None, channel=0, min_duration_s=
     """
     if not 0 < test_fraction < 1:
         raise ParameterError(f"test_fraction must be between 0 and 1, got {test_fraction}")
-    windows, index, skipped, layout, clips = extract(
+    windows, index, skipped, layout, clips, profiles = extract(
         data_dir, front_end=front_end, channel=channel, min_duration_s=min_duration_s, layout=layout,
         min_event_overlap=min_event_overlap, label_column=label_column, pad_mode=pad_mode,
         recording_pattern=recording_pattern, cache_dir=cache_dir, progress=progress)
@@ -199,7 +213,7 @@ def build_window_dataset(data_dir, *, front_end=None, channel=0, min_duration_s=
     index["split"] = np.where(is_test, "test", "train")
     return WindowDataset(windows=windows, index=index, front_end=front_end or FrontEnd(), skipped=skipped,
                          layout=layout, events=_event_table(clips, index), recording_rule=rule,
-                         recording_warning=warning)
+                         recording_warning=warning, profiles=profiles)
 
 
 def _event_table(clips, index):

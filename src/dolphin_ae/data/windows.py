@@ -7,6 +7,15 @@ least ``min_duration_s`` long are centred in one window, padded with their own a
 edges (see :func:`dolphin_ae.audio.loading.pad_to_length`); shorter ones, and files that cannot be
 used, are skipped with their reason.
 
+With whitening (``FrontEnd.whitening="recording_median"``) the band profile subtracted from a file's
+magnitudes is that of its **recording id** (:mod:`dolphin_ae.data.recordings`): the median, per band,
+over the frames of every usable file of the recording, in the order of the scan (each file padded as
+its windows are). Clips cut from one session thus share one estimate of its background, which a
+short clip full of its call could not give; a recording of one file gets the profile the field tool
+computes for that file. Recordings of several files are read twice (a first pass for the profiles).
+The profiles are returned, cached and saved with the data set (``band_profiles.npz``), so that clips
+encoded later (:func:`dolphin_ae.analysis.sequences.encode_clips`) are whitened as their windows were.
+
 The windows are written to a memory-mapped cache, ``<cache_dir>/<key>/``, where the key hashes the
 front end's parameters, the reading options and every input file's path, size and modification
 time: a re-run over unchanged files with unchanged parameters reads the cache instead of recomputing.
@@ -23,29 +32,47 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from dolphin_ae.audio.gain import BandProfile, band_profile, whiten
 from dolphin_ae.audio.loading import check_audio_file, resampled_length
-from dolphin_ae.audio.pipeline import load_audio, normalise, waveform_windows
-from dolphin_ae.audio.spectrogram import FrontEnd, n_windows_of, window_level_db, window_start_s
+from dolphin_ae.audio.pipeline import load_audio, normalise, waveform_frames
+from dolphin_ae.audio.spectrogram import FrontEnd, n_windows_of, spectrogram_windows, window_level_db, window_start_s
 from dolphin_ae.data.annotations import window_labels
 from dolphin_ae.data.clips import scan_data_folder
 from dolphin_ae.exceptions import AudioError, NoUsableAudioError, ParameterError
-from dolphin_ae.layout import DATASET_FILE, INDEX_FILE, WINDOWS_FILE
+from dolphin_ae.layout import BAND_PROFILES_FILE, DATASET_FILE, INDEX_FILE, WINDOWS_FILE
 from dolphin_ae.runio import atomic_path, read_json, write_json
 
 log = logging.getLogger(__name__)
 
-# Bump when the way windows are computed changes, so that old caches are not trusted.
-CACHE_VERSION = 2
+# Bump when the way windows are computed changes, so that old caches are not trusted
+# (3: PCEN, whitening and their parameters in the front end; the band profiles in the cache).
+CACHE_VERSION = 3
 
 
 class Extraction(NamedTuple):
-    """What :func:`extract` returns: :func:`extract_windows`'s four results and the scanned clips."""
+    """What :func:`extract` returns: :func:`extract_windows`'s four results, the scanned clips and the band
+    profiles (``{recording: (n_bins,) float32}``, None without whitening)."""
 
     windows: np.ndarray
     index: pd.DataFrame
     skipped: list
     layout: str
     clips: list
+    profiles: dict | None = None
+
+
+def write_profiles(path, profiles):
+    """Save ``{recording: profile (n_bins,)}`` as ``.npz`` (arrays ``recording`` and ``profile``), atomically."""
+    names = sorted(profiles)
+    with atomic_path(path) as temporary, open(temporary, "wb") as handle:
+        np.savez(handle, recording=np.array(names, dtype=str),
+                 profile=np.array([profiles[n] for n in names], dtype=np.float32).reshape(len(names), -1))
+
+
+def read_profiles(path):
+    """``{recording: profile (n_bins,) float32}`` from :func:`write_profiles`'s file."""
+    with np.load(path, allow_pickle=False) as data:
+        return {str(name): profile for name, profile in zip(data["recording"], data["profile"])}
 
 
 def read_index(path):
@@ -116,7 +143,7 @@ def extract_windows(data_dir, *, front_end=None, channel=0, min_duration_s=0.0, 
         ``recording_pattern`` is not a regular expression with a group, or ``recordings.csv`` leaves
         files out.
     """
-    windows, index, skipped, layout, _ = extract(
+    windows, index, skipped, layout, _, _ = extract(
         data_dir, front_end=front_end, channel=channel, min_duration_s=min_duration_s, layout=layout,
         min_event_overlap=min_event_overlap, label_column=label_column, pad_mode=pad_mode,
         recording_pattern=recording_pattern, cache_dir=cache_dir, progress=progress)
@@ -142,7 +169,8 @@ def extract(data_dir, *, front_end=None, channel=0, min_duration_s=0.0, layout="
             log.info("reading cached windows from %s", cache)
             windows = np.load(cache / WINDOWS_FILE, mmap_mode="r")
             index = read_index(cache / INDEX_FILE)
-            return Extraction(windows, index, meta["skipped"], layout, clips)
+            profiles = read_profiles(cache / BAND_PROFILES_FILE) if fe.whitening != "none" else None
+            return Extraction(windows, index, meta["skipped"], layout, clips, profiles)
 
     # First pass, headers only: which files are usable, and how many windows each gives.
     planned = []
@@ -155,6 +183,10 @@ def extract(data_dir, *, front_end=None, channel=0, min_duration_s=0.0, layout="
             continue
         n_samples = max(resampled_length(info.frames, orig_sr=info.sr, target_sr=fe.sr), fe.window_samples)
         planned.append((clip, n_windows_of(n_samples, fe)))
+    profiles = None
+    if fe.whitening != "none":
+        planned, profiles = _pooled_profiles(planned, fe, channel=channel, min_duration_s=min_duration_s,
+                                             pad_mode=pad_mode, skipped=skipped)
     total = sum(n for _, n in planned)
     if total == 0:
         raise NoUsableAudioError(f"{data_dir}: none of {len(clips)} audio files could be used; "
@@ -181,8 +213,12 @@ def extract(data_dir, *, front_end=None, channel=0, min_duration_s=0.0, layout="
             log.warning("skipped %s", error)
             skipped.append({"file": clip.file, "reason": str(error)})
             continue
-        clip_windows, padded = waveform_windows(y, fe, pad_mode=pad_mode)
-        clip_windows = clip_windows[:n_planned]
+        S, padded = waveform_frames(y, fe, pad_mode=pad_mode)
+        if profiles is not None:
+            if clip.recording not in profiles:  # a recording of one file: its profile from the frames at hand
+                profiles[clip.recording] = band_profile(S)
+            whiten(S, profiles[clip.recording])
+        clip_windows = spectrogram_windows(S, fe)[:n_planned]
         n = clip_windows.shape[0]
         levels = window_level_db(clip_windows)
         windows[position:position + n] = normalise(clip_windows, fe)
@@ -203,8 +239,10 @@ def extract(data_dir, *, front_end=None, channel=0, min_duration_s=0.0, layout="
     index = pd.concat(frames, ignore_index=True)
     columns = ["file", "recording", "label", "start_s", "level_db", "padded"]
     index = index[columns + [c for c in ("type", "event_overlap") if c in index.columns]]
+    if profiles is not None:  # only those of recordings that gave windows
+        profiles = {r: profiles[r] for r in index["recording"].unique()}
     if cache is None:
-        return Extraction(windows[:position], index, skipped, layout, clips)
+        return Extraction(windows[:position], index, skipped, layout, clips, profiles)
     if position < total:
         # A file failed only when read (NaN samples, say): keep the filled rows in a smaller file.
         windows.flush()
@@ -221,9 +259,42 @@ def extract(data_dir, *, front_end=None, channel=0, min_duration_s=0.0, layout="
     os.replace(partial, cache / WINDOWS_FILE)
     with atomic_path(cache / INDEX_FILE) as temporary:
         index.to_csv(temporary, index=False)
+    if profiles is not None:
+        write_profiles(cache / BAND_PROFILES_FILE, profiles)
     write_json(cache / DATASET_FILE, {"options": options, "skipped": skipped, "n_windows": position})
     index = read_index(cache / INDEX_FILE)
-    return Extraction(np.load(cache / WINDOWS_FILE, mmap_mode="r"), index, skipped, layout, clips)
+    return Extraction(np.load(cache / WINDOWS_FILE, mmap_mode="r"), index, skipped, layout, clips, profiles)
+
+
+def _pooled_profiles(planned, fe, *, channel, min_duration_s, pad_mode, skipped):
+    """First pass for whitening: the band profile of every recording of several files, over all of them.
+
+    One recording at a time (its files in scan order), so that one :class:`BandProfile` is held at once.
+    Returns the planned clips that could be read, in their order (a failure is logged and added to
+    ``skipped``), and ``{recording: profile}`` for those recordings; a recording of one file is left to
+    the second pass.
+    """
+    by_recording = {}
+    for clip, _ in planned:
+        by_recording.setdefault(clip.recording, []).append(clip)
+    failed, profiles = set(), {}
+    for recording, clips in by_recording.items():
+        if len(clips) < 2:
+            continue
+        profile = BandProfile(fe.n_bins)
+        for clip in clips:
+            try:
+                y = load_audio(clip.path, sr=fe.sr, channel=channel, fmax_hz=fe.fmax_hz,
+                               min_duration_s=min_duration_s)
+            except AudioError as error:
+                log.warning("skipped %s", error)
+                skipped.append({"file": clip.file, "reason": str(error)})
+                failed.add(clip.file)
+                continue
+            profile.add(waveform_frames(y, fe, pad_mode=pad_mode)[0])
+        if profile.n_seen:
+            profiles[recording] = profile.profile()
+    return [(clip, n) for clip, n in planned if clip.file not in failed], profiles
 
 
 def clear_stale_caches(cache_dir, *, keep):

@@ -23,7 +23,9 @@ class DetectorRun:
     ----------
     run_dir : Path
     front_end : FrontEnd
-        The front end the models were trained with (from ``dataset.json``).
+        The front end the models were trained with (from ``dataset.json``), its magnitude (PCEN too)
+        and whitening included; a whitening front end whitens each recording by its own band profile,
+        from a first pass over the file (:func:`dolphin_ae.audio.pipeline.stream_recording`).
     detector : keras.Model
         Window (window_frames, n_bins, 1) -> probability of silence (n, 1).
     encoder, head : keras.Model or None
