@@ -65,13 +65,8 @@ from dolphin_ae.layout import RunLayout
 from dolphin_ae.models import build_model, model_options
 from dolphin_ae.viz.plots import plot_loss_curves, plot_reconstructions
 from dolphin_ae.runio import record_stage, save_model, update_metrics, write_json
-from dolphin_ae.train.training import (
-    pca_reconstruction_mse,
-    precision_policy,
-    predict_windows,
-    reconstruction_mse,
-    train_autoencoder,
-)
+from dolphin_ae.train.evaluation import pca_reconstruction_mse, reconstruction_mse
+from dolphin_ae.train.training import precision_policy, predict_windows, train_autoencoder
 from dolphin_ae.train.validation import validation_split
 
 started = time.perf_counter()

@@ -5,7 +5,7 @@ import pytest
 
 from dolphin_ae.train.compare import Contender, compare_autoencoders
 from dolphin_ae.exceptions import ParameterError
-from dolphin_ae.train.training import pca_reconstruction_mse
+from dolphin_ae.train.evaluation import pca_reconstruction_mse
 
 SIZES = {"conv_filters": (4, 4), "kernel_size": 3, "latent_dim": 6, "output_activation": "linear"}
 

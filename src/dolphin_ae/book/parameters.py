@@ -22,6 +22,7 @@ from dolphin_ae.exceptions import ParameterError
 from dolphin_ae.analysis.projection import PROJECTIONS
 from dolphin_ae.audio.spectrogram import MAGNITUDES, NORMALIZATIONS, WHITENINGS
 from dolphin_ae.data.synth import MODES as SYNTH_MODES
+from dolphin_ae.train.objective_settings import OBJECTIVE_PARAMETERS, OBJECTIVES, as_objective
 
 # Equal to tuple(dolphin_ae.models.MODEL_BUILDERS), conv_v5.ACTIVATIONS and training.LR_SCHEDULES.
 MODEL_NAMES = ("conv_v5", "lstm_v4_1", "lstm_v4_3", "vae_v4_2")
@@ -39,6 +40,7 @@ CHOICES = {
     "model": MODEL_NAMES,
     "conv_activation": CONV_ACTIVATIONS,
     "lr_schedule": LR_SCHEDULES,
+    "objective": OBJECTIVES,
     "code_scaling": SCALINGS,
     "discovery_code_scaling": DISCOVERY_SCALINGS,
     "headline_method": WINDOW_METHODS,
@@ -173,3 +175,20 @@ def check_parameters(values, declared, *, origins):
         if name in REPORT_PARAMETERS:
             continue
         check_value(name, value, declared[name], origin=origins.get(name, "--set"))
+    check_objective(values, origins=origins)
+
+
+def check_objective(values, *, origins):
+    """Raise ``ParameterError`` unless the training objective's settings among ``values`` are valid.
+
+    ``objective`` and the ``OBJECTIVE_PARAMETERS`` (``denoise_gain``, ``contrastive_temperature``,
+    ...) are checked together, as :class:`dolphin_ae.train.objective_settings.Objective` checks them.
+    """
+    given = [name for name in ("objective", *OBJECTIVE_PARAMETERS) if name in values]
+    if not given:
+        return
+    try:
+        as_objective(values.get("objective", "mse"), **{name: values[name] for name in given if name != "objective"})
+    except ParameterError as error:
+        sources = " and ".join(sorted({origins.get(name, "--set") for name in given}))
+        raise ParameterError(f"{sources}: {error}") from None

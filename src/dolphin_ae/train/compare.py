@@ -13,8 +13,9 @@ import numpy as np
 from dolphin_ae.constants import SEED_LATENT_DIM
 from dolphin_ae.exceptions import ParameterError
 from dolphin_ae.models import MODEL_BUILDERS, build_model, model_options
+from dolphin_ae.train.evaluation import pca_reconstruction_mse, reconstruction_mse
 from dolphin_ae.train.silence import silence_metrics, train_silence_on_encoder
-from dolphin_ae.train.training import pca_reconstruction_mse, precision_policy, reconstruction_mse, train_autoencoder
+from dolphin_ae.train.training import precision_policy, train_autoencoder
 
 
 @dataclass(frozen=True)

@@ -261,8 +261,8 @@ def learning_rate_schedule(learning_rate, schedule, total_steps):
 
 def train_autoencoder(model, windows, train_indices, *, validation_indices=None, epochs=10, batch_size=10,
                       learning_rate=1e-3, lr_schedule="constant", jit_compile=False, patience=0, checkpoint_dir=None,
-                      callbacks=(), seed=0, verbose=2):
-    """Fit ``model`` to reproduce its input windows (MSE, Adam), as the seed did.
+                      callbacks=(), seed=0, verbose=2, objective="mse", recordings=None, is_background=None):
+    """Fit ``model`` to reproduce its input windows (MSE, Adam), as the seed did, or to another ``objective``.
 
     Parameters
     ----------
@@ -297,6 +297,16 @@ def train_autoencoder(model, windows, train_indices, *, validation_indices=None,
         its own; ``dolphin-ae report --force`` removes the run's checkpoints.
     callbacks : sequence of keras.callbacks.Callback
         Called after the built-in ones.
+    objective : str or Objective
+        ``"mse"`` (the seed's), ``"denoising"``, ``"contrastive"`` or ``"contrastive_mse"`` with
+        default settings, or a :class:`~dolphin_ae.train.objective_settings.Objective` (see that
+        module). Any other than ``mse`` adds its settings, the digest of its code and of its
+        background windows to ``training_key``; ``mse`` leaves the key as it was. The validation
+        loss is the objective's, on inputs drawn alike every epoch.
+    recordings, is_background : arrays of shape (n_windows,) or None
+        Each window's recording and whether it is silence (``dataset.index["recording"]``,
+        ``dataset.is_silence``): the background windows of ``denoising`` and of the contrastive
+        views' mixing come from training recordings other than the example's.
 
     Returns
     -------
@@ -317,19 +327,23 @@ def train_autoencoder(model, windows, train_indices, *, validation_indices=None,
     has_validation = validation_indices is not None and len(validation_indices) > 0
     if patience and not has_validation:
         raise ParameterError("patience (early stopping) needs validation windows; none were given")
+    from dolphin_ae.train.objectives import ObjectiveRun  # imports this module
+
     keras.utils.set_random_seed(seed)
+    run = ObjectiveRun(model, objective, train_indices, recordings=recordings, is_background=is_background)
+    fitted = run.fit_model
     steps_per_epoch = math.ceil(len(train_indices) / batch_size)
     rate = learning_rate_schedule(learning_rate, lr_schedule, epochs * steps_per_epoch)
-    model.compile(optimizer=keras.optimizers.Adam(rate), loss="mse", jit_compile=jit_compile)
+    fitted.compile(optimizer=keras.optimizers.Adam(rate), loss=run.loss, jit_compile=jit_compile)
     state, directory, settings = None, None, None
     if checkpoint_dir is not None:
         settings = training_key(model, windows, train_indices, validation_indices if has_validation else None,
                                 epochs=int(epochs), batch_size=int(batch_size), learning_rate=float(learning_rate),
                                 lr_schedule=lr_schedule, patience=int(patience), jit_compile=bool(jit_compile),
-                                seed=int(seed))
+                                seed=int(seed), **run.key())
         directory = checkpoint_folder(checkpoint_dir, model.name, settings)
         directory.mkdir(parents=True, exist_ok=True)
-        state = _resume(model, directory, settings)
+        state = _resume(fitted, directory, settings)
     tracker = TrainingState(directory=directory, patience=patience,
                             monitor="val_loss" if has_validation else "loss", state=state)
     tracker.state["settings"] = settings
@@ -340,19 +354,19 @@ def train_autoencoder(model, windows, train_indices, *, validation_indices=None,
     if not finished:
         if start_epoch and verbose:
             print(f"resuming from {directory} after epoch {start_epoch}")
-        train = WindowBatches(windows, train_indices, batch_size=batch_size, shuffle=True, seed=seed,
-                              start_epoch=start_epoch)
+        train = run.batches(windows, train_indices, batch_size=batch_size, shuffle=True, seed=seed,
+                            start_epoch=start_epoch)
         validation = None
         if has_validation:
-            validation = WindowBatches(windows, validation_indices, batch_size=max(batch_size, 64))
+            validation = run.batches(windows, validation_indices, batch_size=max(batch_size, 64), seed=seed)
         # shuffle=False: the batches shuffle themselves, reproducibly per epoch; Keras's own shuffling of
         # the batch order draws from Python's global random state, which a resumed process cannot replay.
-        model.fit(train, validation_data=validation, epochs=epochs, initial_epoch=start_epoch, shuffle=False,
-                  verbose=verbose, callbacks=[EpochTimer(), tracker, *callbacks])
+        fitted.fit(train, validation_data=validation, epochs=epochs, initial_epoch=start_epoch, shuffle=False,
+                   verbose=verbose, callbacks=[EpochTimer(), tracker, *callbacks])
         tracker.state["finished"] = True
         if directory is not None:
             write_json(directory / STATE_FILE, tracker.state)
-    tracker.set_model(model)
+    tracker.set_model(fitted)
     if has_validation:
         tracker.restore_best()
     history = {key: list(values) for key, values in tracker.state["history"].items()}
@@ -367,34 +381,3 @@ def predict_windows(model, windows, indices, *, batch_size=64):
     if len(indices) == 0:
         return np.zeros((0,) + tuple(model.output_shape[1:]), dtype=np.float32)
     return np.asarray(model.predict(WindowBatches(windows, indices, batch_size=batch_size), verbose=0))
-
-
-def reconstruction_mse(model, windows, indices, *, batch_size=64):
-    """Mean squared error of the autoencoder's reconstructions of ``windows[indices]``."""
-    total, count = 0.0, 0
-    for start in range(0, len(indices), batch_size * 8):
-        chunk = np.asarray(indices[start : start + batch_size * 8])
-        x = np.asarray(windows[chunk], dtype=np.float32)[..., None]
-        reconstruction = np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
-        total += float(np.sum((reconstruction - x) ** 2))
-        count += x.size
-    return total / count
-
-
-def pca_reconstruction_mse(windows, train_indices, test_indices, *, n_components=128, seed=0):
-    """MSE of a PCA with ``n_components`` fitted on the train windows, on the test windows.
-
-    The linear baseline an autoencoder with a ``n_components``-number code has to beat.
-    """
-    from sklearn.decomposition import PCA
-
-    train = np.asarray(windows[np.sort(train_indices)], dtype=np.float32).reshape(len(train_indices), -1)
-    n_components = min(n_components, train.shape[0], train.shape[1])
-    pca = PCA(n_components=n_components, svd_solver="randomized", random_state=seed).fit(train)
-    del train
-    total, count = 0.0, 0
-    for start in range(0, len(test_indices), 512):
-        x = np.asarray(windows[np.sort(test_indices[start : start + 512])], dtype=np.float32).reshape(-1, pca.n_features_in_)
-        total += float(np.sum((pca.inverse_transform(pca.transform(x)) - x) ** 2))
-        count += x.size
-    return total / count
