@@ -172,6 +172,7 @@ def blob_windows(rng, n_per_class=60, n_classes=4):
     return np.abs(X).reshape(-1, 8, 8).astype(np.float32), np.repeat(np.arange(n_classes), n_per_class)
 
 
+@pytest.mark.slow  # UMAP twice (~25 s)
 def test_avgn_never_mixes_separated_blobs_and_umap_kmeans_recovers_them():
     windows, truth = blob_windows(np.random.default_rng(6))
     avgn = avgn_labels(windows, random_state=0)

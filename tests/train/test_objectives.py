@@ -131,6 +131,7 @@ def test_contrastive_batches_stack_views_and_the_clean_window():
     ObjectiveRun(_conv(), Objective("contrastive", augment_background_gain=[0, 0]), np.arange(12))
 
 
+@pytest.mark.slow  # trains four models
 @pytest.mark.parametrize("name", OBJECTIVES)
 def test_one_epoch_of_each_objective_gives_a_finite_loss(name):
     windows = _windows()
@@ -151,6 +152,7 @@ def test_one_epoch_of_each_objective_gives_a_finite_loss(name):
         assert np.isfinite(history["reconstruction_loss"][0])
 
 
+@pytest.mark.slow
 def test_contrastive_mse_on_the_variational_model_adds_its_own_loss():
     from dolphin_ae.models.vae_v4 import kl_divergence
 
@@ -194,6 +196,7 @@ def test_training_key_changes_with_the_objective_and_the_settings_it_uses(tmp_pa
     assert other != ObjectiveRun(model, "denoising", train, recordings=RECORDINGS, is_background=SILENCE).key()
 
 
+@pytest.mark.slow
 def test_a_finished_contrastive_run_is_reloaded_from_its_checkpoint(tmp_path):
     windows = _windows()
     options = dict(epochs=1, batch_size=6, seed=0, verbose=0, checkpoint_dir=tmp_path, recordings=RECORDINGS,

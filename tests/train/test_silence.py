@@ -75,8 +75,8 @@ def _frozen_encoder_windows(n=40):
 
 
 @pytest.mark.parametrize("name,sizes", [("conv_v5", {"filters": (4, 4), "latent_dim": 6}),
-                                        ("lstm_v4_1", {"filters": 4, "lstm_units": 4, "decoder_units": 4,
-                                                       "latent_dim": 6})])
+                                        pytest.param("lstm_v4_1", {"filters": 4, "lstm_units": 4, "decoder_units": 4,
+                                                                   "latent_dim": 6}, marks=pytest.mark.slow)])
 def test_a_head_on_a_frozen_encoder_is_the_chapters_steps(name, sizes, tmp_path):
     import keras
 
