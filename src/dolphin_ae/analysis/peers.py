@@ -25,7 +25,7 @@ from dolphin_ae.analysis.peers_clustering import (CLUSTERING_PEERS, _windows, av
                                          clustering_peers, code_scores_k_true, log_magnitude_windows,
                                          raw_umap_embedding, signal_mask, umap_kmeans_labels)
 from dolphin_ae.train.silence import EnergyThresholdDetector, silence_metrics
-from dolphin_ae.book.summary import PEER_NAMES, peers_that_beat, verdict  # noqa: F401
+from dolphin_ae.analysis.verdicts import PEER_NAMES, peers_that_beat, verdict  # noqa: F401
 
 SILENCE_PEERS = ("energy_global", "energy_per_recording", "band_profile_gbm")
 # Fixed before scoring, not tuned on test outcomes: scikit-learn's defaults, except a fixed number of
