@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import tone
+from conftest import RecordingEncoder, tone
 from dolphin_ae.analysis.sequences import encode_clips
 from dolphin_ae.audio.gain import band_profile
 from dolphin_ae.audio.pipeline import clip_windows, load_audio, waveform_frames
@@ -21,17 +21,6 @@ from dolphin_ae.layout import RunLayout
 from dolphin_ae.runio import read_json, write_json
 
 WHITENED = FrontEnd(magnitude="pcen", whitening="recording_median")
-
-
-class _KeepingEncoder:
-    """Stands in for an encoder in ``encode_clips``: keeps the windows it is given."""
-
-    def __init__(self):
-        self.seen = []
-
-    def predict(self, x, batch_size=64, verbose=0):
-        self.seen.append(np.array(x[..., 0]))
-        return np.asarray(x)[..., 0].mean(axis=1)
 
 
 @pytest.fixture
@@ -62,7 +51,7 @@ def test_the_files_of_one_recording_share_its_profile(sessions):
     # The sequences whiten a clip by its recording's profile when given the data set's, as the data set did.
     np.testing.assert_array_equal(clip_windows(paths["whistle/s0__a.wav"], WHITENED, profile=pooled),
                                   result.windows[mine])
-    encoder = _KeepingEncoder()
+    encoder = RecordingEncoder()
     items = pd.DataFrame({"file": ["whistle/s0__a.wav", "whistle/s1__c.wav"], "recording": ["s0", "s1"]})
     encode_clips(encoder, items, data, WHITENED, step_frames=WHITENED.step_frames, profiles=result.profiles)
     np.testing.assert_array_equal(encoder.seen[0], result.windows[mine])

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from conftest import tone
+from conftest import RecordingEncoder, tone
 from dolphin_ae.analysis.sequences import encode_clips
 from dolphin_ae.audio.pipeline import (Resampler, clip_windows, iter_audio_blocks, load_audio, stream_recording,
                                        stream_windows, waveform_windows, with_step_frames)
@@ -35,17 +35,6 @@ class _RecordingDetector:
     def predict_on_batch(self, x):
         self.seen.append(np.array(x[..., 0]))
         return np.zeros((x.shape[0], 1), dtype=np.float32)
-
-
-class _RecordingEncoder:
-    """Stands in for an encoder in ``encode_clips``: keeps the windows, codes them by their mean."""
-
-    def __init__(self):
-        self.seen = []
-
-    def predict(self, x, batch_size=64, verbose=0):
-        self.seen.append(np.array(x[..., 0]))
-        return np.asarray(x)[..., 0].mean(axis=1)
 
 
 def _stereo(y, rng):
@@ -84,7 +73,7 @@ def test_the_data_set_the_sequences_and_the_field_tool_make_the_same_windows(cli
     data, paths = clips
     windows, index, skipped, _ = extract_windows(data, front_end=fe, channel=1)
     assert not skipped
-    encoder = _RecordingEncoder()
+    encoder = RecordingEncoder()
     items = index.drop_duplicates("file")[["file"]].reset_index(drop=True)
     _, kept, _ = encode_clips(encoder, items, data, fe, step_frames=fe.step_frames, channel=1, pad_mode="reflect")
     assert list(kept["file"]) == list(items["file"])

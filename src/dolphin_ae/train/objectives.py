@@ -146,7 +146,7 @@ class ObjectiveBatches(WindowBatches):
         return read_windows(self.windows, self.pool.draw(rng, chosen))
 
     def __getitem__(self, batch):
-        chosen = np.sort(self._order[batch * self.batch_size : (batch + 1) * self.batch_size])
+        chosen = self._chosen(batch)
         x = np.asarray(self.windows[chosen], dtype=np.float32)
         rng = np.random.default_rng([self.seed, self.epoch, batch, 1] if self.shuffle else [self.seed, 0, batch, 2])
         objective = self.objective

@@ -43,10 +43,13 @@ class WindowBatches(keras.utils.PyDataset):
     def __len__(self):
         return math.ceil(len(self._order) / self.batch_size)
 
+    def _chosen(self, batch):
+        """The window indices of batch ``batch`` of this epoch, sorted: sorted reads are sequential on
+        disk, and the order inside a batch does not matter to the loss."""
+        return np.sort(self._order[batch * self.batch_size : (batch + 1) * self.batch_size])
+
     def __getitem__(self, batch):
-        chosen = self._order[batch * self.batch_size : (batch + 1) * self.batch_size]
-        # Sorted reads are sequential on disk; the batch's order inside does not matter to the loss.
-        chosen = np.sort(chosen)
+        chosen = self._chosen(batch)
         x = np.asarray(self.windows[chosen], dtype=np.float32)[..., None]
         if self.targets is None:
             return x, x
