@@ -16,15 +16,6 @@ from papermill.exceptions import PapermillExecutionError
 from dolphin_ae.book.report import run_report, tag_for_readers
 from conftest import notebook_project
 
-# Measured with a clock, so they differ from run to run; every other metric must repeat exactly.
-# The model comparison table reports training speed, a wall-clock figure no seed reproduces.
-WALL_CLOCK_KEYS = {"training s per epoch", "training windows per s"}
-
-
-def _without_wall_clock(metrics):
-    if isinstance(metrics, dict):
-        return {k: _without_wall_clock(v) for k, v in metrics.items() if k not in WALL_CLOCK_KEYS}
-    return metrics
 
 HEADER = """\
 # ---
@@ -238,8 +229,7 @@ def test_the_chapters_resume_and_repeat_their_metrics(tmp_path, chapter_project,
     resumed_metrics = json.loads((interrupted / "metrics.json").read_text())
     fresh_metrics = json.loads((fresh / "metrics.json").read_text())
     assert set(resumed_metrics) == RESUMED_SECTIONS
-    assert _without_wall_clock(resumed_metrics) == _without_wall_clock(
-        {section: fresh_metrics[section] for section in RESUMED_SECTIONS})
+    assert resumed_metrics == {section: fresh_metrics[section] for section in RESUMED_SECTIONS}
 
 
 def test_cells_that_choose_their_own_display_keep_it():
