@@ -20,9 +20,9 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # The suite runs the shared ci build (its notebook kernels) beside its own tests on a few cores. OpenMP
-# threads that spin while they wait (libgomp's default) then hold cores the other process needs: the
-# band-profile gradient boosting of chapter 03 took 87 s instead of 8 s on a loaded machine. Waiting threads sleep here,
-# in this process and (inherited) in the build's.
+# threads that spin while they wait (libgomp's default) then hold cores the other process needs: on a
+# loaded machine chapter 03's band-profile gradient boosting took 87 s so, and 8 s with sleeping
+# waiters. They sleep here, in this process and (inherited) in the build's.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
