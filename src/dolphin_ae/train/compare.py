@@ -39,6 +39,11 @@ class Contender:
         return f"{self.conv_activation} activation, {norm}, {training}"
 
 
+# The columns of a comparison row measured with a clock: they differ from run to run at the same seed,
+# so a chapter records them in the manifest, not among the metrics that must repeat.
+WALL_CLOCK_COLUMNS = ("training s per epoch", "training windows per s")
+
+
 def chapter_contenders(compare_models, *, conv_activation="leaky", conv_batch_norm=False, lr_schedule="cosine",
                        compare_seed_conv=True, model="conv_v5", patience=0):
     """The rows of the model comparison chapter, from its parameters.
