@@ -32,6 +32,7 @@ lstm_width: float = 1.0  # LSTM V4: scale of the seed's filters and units (1: 25
 kernel_size: int = 8  # convolution kernel size (frames x bins)
 latent_dim: int = 128  # numbers per window code
 output_activation: str = "linear"  # decoder output activation
+lstm_decoder_input: str = "repeat"  # LSTM V4: the decoder LSTM reads the code at every step ("repeat") or, as the seed, at step 0 then zeros ("first_step")
 conv_activation: str = "leaky"  # conv_v5: "leaky" (LeakyReLU) or "seed" (ReLU in each convolution, then LeakyReLU)
 conv_batch_norm: bool = False  # conv_v5: batch-normalise the code and the decoder's first layer (the seed: true)
 compare_seed_conv: bool = True  # also train conv_v5 exactly as the seed did (ReLU, batch norm, fixed rate)
@@ -98,7 +99,7 @@ contenders = chapter_contenders(compare_models, conv_activation=conv_activation,
                                 patience=patience)
 glue("chapter_02_row", contenders[-1].label, display=False)
 sizes = {"conv_filters": conv_filters, "lstm_width": lstm_width, "kernel_size": kernel_size, "latent_dim": latent_dim,
-         "output_activation": output_activation}
+         "output_activation": output_activation, "decoder_input": lstm_decoder_input}
 rows, pca_mse = compare_autoencoders(
     dataset.windows, dataset.is_silence, contenders, train_indices=train_indices,
     validation_indices=validation_indices, test_indices=test_indices, sizes=sizes, epochs=compare_epochs,
@@ -130,7 +131,8 @@ update_metrics(run_dir, "model_comparison", {"pca_mse": pca_mse, "epochs": compa
 table.style.format({"encoder parameters": "{:,.0f}", "autoencoder parameters": "{:,.0f}",
                     "training windows": "{:,.0f}", "training s per epoch": "{:.1f}",
                     "training windows per s": "{:.1f}", "test MSE": "{:.4f}", "PCA test MSE": "{:.4f}",
-                    "test MSE / PCA MSE": "{:.3f}", "silence balanced accuracy": "{:.3f}"})
+                    "test MSE / PCA MSE": "{:.3f}", "mean-window test MSE": "{:.4f}",
+                    "test MSE / mean-window MSE": "{:.3f}", "silence balanced accuracy": "{:.3f}"})
 
 # %%
 glue("comparison_figure", plot_model_comparison(rows), display=False)

@@ -138,3 +138,52 @@ def test_bad_sizes():
     with pytest.raises(ParameterError, match="input_shape"):
         build_model("lstm_v4_1", input_shape=(128, 256))
     assert set(LSTM_MODELS) < set(MODEL_BUILDERS)
+
+
+def test_repeated_code_decoder_has_the_seed_decoders_weights():
+    for name in LSTM_MODELS:
+        seed = build_model(name)
+        repeat = build_model(name, decoder_input="repeat")
+        assert repeat.count_params() == seed.count_params()
+        assert [w.shape for w in repeat.get_layer("decoder").weights] == \
+            [w.shape for w in seed.get_layer("decoder").weights]
+    # The seed's encoder is untouched: 609,024 parameters with either decoder input.
+    assert build_model("lstm_v4_1", decoder_input="repeat").get_layer("encoder").count_params() == 609_024
+    decoder = build_model("lstm_v4_1", **TINY, **TINY_SIZES["lstm_v4_1"], decoder_input="repeat").get_layer("decoder")
+    code = np.arange(6, dtype=np.float32)[None]
+    steps = keras.Model(decoder.input, decoder.get_layer("code_at_every_step").output).predict(code, verbose=0)
+    np.testing.assert_array_equal(steps[0], np.tile(code, (16, 1)))
+
+
+def test_unknown_decoder_input():
+    with pytest.raises(ParameterError, match="decoder_input must be one of"):
+        build_model("lstm_v4_3", **TINY, **TINY_SIZES["lstm_v4_3"], decoder_input="zeros")
+
+
+def _striped(n=64, seed=0):
+    # Each window is one of four patterns (a line in one of four bins) with a random gain, plus faint
+    # noise: the mean window is a blur of all four, so a model that reads its input beats it easily.
+    rng = np.random.default_rng(seed)
+    windows = 0.05 * rng.standard_normal((n, 16, 32)).astype(np.float32)
+    for i, kind in enumerate(rng.integers(0, 4, n)):
+        windows[i, :, 4 + 8 * kind] += rng.uniform(1.0, 3.0)
+    return windows
+
+
+@pytest.mark.slow
+def test_repeated_code_lstm_beats_the_mean_window_where_the_seeds_does_not():
+    from dolphin_ae.train.evaluation import mean_window_mse, reconstruction_mse
+    from dolphin_ae.train.training import train_autoencoder
+
+    windows = _striped()
+    train, test = np.arange(48), np.arange(48, 64)
+    floor = mean_window_mse(windows, train, test)
+    ratios = {}
+    for decoder_input in ("first_step", "repeat"):
+        keras.utils.set_random_seed(0)
+        model = build_model("lstm_v4_1", **TINY, **TINY_SIZES["lstm_v4_1"], decoder_input=decoder_input)
+        train_autoencoder(model, windows, train, epochs=10, batch_size=8, learning_rate=3e-3, lr_schedule="cosine",
+                          seed=0, verbose=0)
+        ratios[decoder_input] = reconstruction_mse(model, windows, test) / floor
+    assert ratios["repeat"] < 0.5, ratios
+    assert ratios["first_step"] > ratios["repeat"], ratios
