@@ -40,6 +40,9 @@ VARIANTS = {
     "v41_repeat_ep8_lr3e-3": ("lstm_v4_1", {"decoder_input": "repeat", "learning_rate": 3e-3, "epochs": 8}),
     "conv_lr3e-3": ("conv_v5", {"learning_rate": 3e-3}),
     "conv_ep8": ("conv_v5", {"epochs": 8}),
+    "v41_repeat_ep12": ("lstm_v4_1", {"decoder_input": "repeat", "epochs": 12}),
+    "conv_ep16_lr3e-3": ("conv_v5", {"epochs": 16, "learning_rate": 3e-3}),
+    "v41_repeat_ep16_lr3e-3": ("lstm_v4_1", {"decoder_input": "repeat", "learning_rate": 3e-3, "epochs": 16}),
     "v43": ("lstm_v4_3", {}),
     "v43_repeat": ("lstm_v4_3", {"decoder_input": "repeat"}),
     "vae": ("vae_v4_2", {}),
@@ -79,7 +82,7 @@ def mean_window_mse(windows, train_indices, test_indices):
     return float(np.mean((test - mean) ** 2))
 
 
-def run_variant(name, dataset, profile, *, seed):
+def run_variant(name, dataset, profile, *, seed, curve=False):
     import keras
 
     from dolphin_ae.models import build_model, model_options
@@ -106,9 +109,18 @@ def run_variant(name, dataset, profile, *, seed):
                             conv_batch_norm=False, seed=seed, **extra)
     model = build_model(model_name, **options)
     started = time.perf_counter()
+
+    class Curve(keras.callbacks.Callback):
+        """With ``--curve``: the test MSE / PCA and / mean window after every epoch."""
+
+        def on_epoch_end(self, epoch, logs=None):
+            value = reconstruction_mse(self.model, windows, test)
+            print(f"  {name} epoch {epoch + 1}: mse/pca {value / pca:.3f} mse/mean {value / mean:.3f} "
+                  f"({time.perf_counter() - started:.0f} s)", flush=True)
+
     history = train_autoencoder(model, windows, train, validation_indices=validation, epochs=settings["epochs"],
                                 batch_size=settings["batch_size"], learning_rate=settings["learning_rate"],
-                                lr_schedule="cosine", seed=seed, verbose=0)
+                                lr_schedule="cosine", seed=seed, verbose=0, callbacks=[Curve()] if curve else ())
     seconds = time.perf_counter() - started
     mse = reconstruction_mse(model, windows, test)
     reconstructions = predict_windows(model, windows, test)[..., 0]
@@ -156,6 +168,7 @@ def main(argv=None):
     parser.add_argument("--data", default="/tmp/lstm_dev", help="folder of the development set (built once)")
     parser.add_argument("--seed", type=int, default=101, help="development seed (never the book's 0)")
     parser.add_argument("--variants", default="v41", help=f"comma-separated, of {', '.join(VARIANTS)}")
+    parser.add_argument("--curve", action="store_true", help="print the test ratios after every epoch")
     parser.add_argument("--reach", action="store_true", help="print code_reach for both decoder inputs first")
     args = parser.parse_args(argv)
     if args.seed == 0:
@@ -169,7 +182,7 @@ def main(argv=None):
         for decoder_input in ("first_step", "repeat"):
             code_reach(dataset, profile, seed=args.seed, decoder_input=decoder_input)
     for name in filter(None, args.variants.split(",")):
-        run_variant(name, dataset, profile, seed=args.seed)
+        run_variant(name, dataset, profile, seed=args.seed, curve=args.curve)
 
 
 if __name__ == "__main__":
