@@ -119,7 +119,10 @@ glue("compare_epochs", compare_epochs, display=False)
 # with the ConvNet at the same budget. It did not bring either below the PCA there: at a few hundred
 # training steps every model of this chapter is still learning, which the column `test MSE /
 # mean-window MSE` below shows beside the ratio to the PCA (below 1: the model reconstructs the
-# window in front of it better than the mean window does).
+# window in front of it better than the mean window does). A second limit is the seed's encoder,
+# which this chapter keeps: its max-pool over every frequency bin keeps what its kernels found and
+# when, not at what frequency, so the same whistle at two pitches gets the same code, and no decoder
+# can put the pitch back. The ConvNet keeps the frequency axis.
 
 # %%
 reach_indices = train_indices[:16]

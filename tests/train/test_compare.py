@@ -5,7 +5,7 @@ import pytest
 
 from dolphin_ae.train.compare import Contender, compare_autoencoders
 from dolphin_ae.exceptions import ParameterError
-from dolphin_ae.train.evaluation import pca_reconstruction_mse
+from dolphin_ae.train.evaluation import mean_window_mse, pca_reconstruction_mse
 
 SIZES = {"conv_filters": (4, 4), "kernel_size": 3, "latent_dim": 6, "output_activation": "linear"}
 
@@ -36,6 +36,8 @@ def test_every_row_trains_on_the_same_windows_for_the_same_epochs(tmp_path):
         assert row["training windows"] == 24 and row["epochs"] == 2
         assert row["PCA test MSE"] == pca_mse
         assert row["test MSE / PCA MSE"] == pytest.approx(row["test MSE"] / pca_mse)
+        assert row["mean-window test MSE"] == pytest.approx(mean_window_mse(windows, train, test))
+        assert row["test MSE / mean-window MSE"] == pytest.approx(row["test MSE"] / row["mean-window test MSE"])
     # Three trainings, each in its own checkpoint folder: the patience of chapter 02 is a run of its own.
     assert len(list(tmp_path.iterdir())) == 3
     # Patience that never triggers in 2 epochs leaves the same model as the row without it.
@@ -79,8 +81,6 @@ def test_the_best_row_has_the_lowest_test_error():
 
 
 def test_mean_window_mse_is_the_error_of_the_training_mean():
-    from dolphin_ae.train.evaluation import mean_window_mse
-
     windows = np.zeros((4, 2, 3), dtype=np.float32)
     windows[1] = 2.0  # training mean: 1 everywhere
     windows[2] = 3.0

@@ -37,6 +37,17 @@ zeros -> LSTM(``decoder_units``) -> bidirectional LSTM(``lstm_units``) -> reshap
 2 x 128 = 256); a narrowed model adds a per-step dense layer ``to_bins`` that maps the
 ``2 * lstm_units`` features to ``n_bins``.
 
+The seed's decoder input (``decoder_input="first_step"``, the builders' default) makes the
+decoder learn the mean window and stop there: untrained, the code's effect on the decoding fades by
+orders of magnitude along the frames (``dolphin_ae.train.evaluation.code_reach``), so most frames
+are decoded alike whatever the code, the encoder gets a vanishing share of the gradient, and a
+higher learning rate or larger windows do not move it (``bench/lstm_collapse.py``,
+``bench/RESULTS.md``). ``decoder_input="repeat"`` gives the decoder LSTM the code at every step
+(Keras's ``RepeatVector``): the same weights and parameter count, the code reaching every frame;
+the chapters use it. The encoder is the seed's either way; note that its max-pool over every
+frequency bin keeps what its kernels found and when, not at what frequency (the same line at two
+pitches gets one code), which caps how well any LSTM V4 model can reconstruct a window.
+
 v4.1: 256 filters, decoder LSTM 256. v4.3: 128 filters, decoder LSTM 128, linear output. The seed
 gave v4.1 a ReLU output; the default here is linear for both, because the windows are z-normalised
 and about half their values are negative (``output_activation="relu"`` restores the seed's).
