@@ -7,7 +7,9 @@ Each line printed: variant, test MSE / PCA MSE, test MSE / mean-window MSE (the 
 outputs the training windows' mean), the spread of the reconstructions across windows relative to
 the windows' own (0: every window reconstructed alike, a collapse) and seconds.
 
-    PYTHONPATH=src python bench/lstm_collapse.py --data /tmp/lstm_dev [--variants base,repeat,...]
+    PYTHONPATH=src python bench/lstm_collapse.py --data /tmp/lstm_dev [--variants v41,v41_repeat,...]
+        [--curve]   # the test ratios after every epoch
+        [--reach]   # first, untrained: the code's reach along the frames and the encoder's share of the gradient
 
 Variants (``VARIANTS``) name the settings that differ from chapter 07's at the ``cpu`` profile.
 """
