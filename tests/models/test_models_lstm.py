@@ -143,3 +143,56 @@ def test_bad_sizes():
     with pytest.raises(ParameterError, match="input_shape"):
         build_model("lstm_v4_1", input_shape=(128, 256))
     assert set(LSTM_MODELS) < set(MODEL_BUILDERS)
+
+
+def test_repeated_code_decoder_has_the_seed_decoders_weights():
+    for name in LSTM_MODELS:
+        seed = build_model(name)
+        repeat = build_model(name, decoder_input="repeat")
+        assert repeat.count_params() == seed.count_params()
+        assert [w.shape for w in repeat.get_layer("decoder").weights] == \
+            [w.shape for w in seed.get_layer("decoder").weights]
+    # The seed's encoder is untouched: 609,024 parameters with either decoder input.
+    assert build_model("lstm_v4_1", decoder_input="repeat").get_layer("encoder").count_params() == 609_024
+    decoder = build_model("lstm_v4_1", **TINY, **TINY_SIZES["lstm_v4_1"], decoder_input="repeat").get_layer("decoder")
+    code = np.arange(6, dtype=np.float32)[None]
+    steps = keras.Model(decoder.input, decoder.get_layer("code_at_every_step").output).predict(code, verbose=0)
+    np.testing.assert_array_equal(steps[0], np.tile(code, (16, 1)))
+
+
+def test_unknown_decoder_input():
+    with pytest.raises(ParameterError, match="decoder_input must be one of"):
+        build_model("lstm_v4_3", **TINY, **TINY_SIZES["lstm_v4_3"], decoder_input="zeros")
+
+
+def test_the_seeds_decoder_forgets_its_code_along_the_window_and_the_repeated_one_does_not():
+    from dolphin_ae.train.evaluation import code_reach
+
+    windows = np.random.default_rng(0).standard_normal((8, 64, 32, 1)).astype(np.float32)
+    reach = {}
+    for decoder_input in ("first_step", "repeat"):
+        keras.utils.set_random_seed(0)
+        model = build_model("lstm_v4_3", input_shape=(64, 32, 1), kernel_size=3, latent_dim=6, filters=4,
+                            lstm_units=16, decoder_units=8, decoder_input=decoder_input)
+        codes = model.get_layer("encoder").predict(windows, verbose=0)
+        reach[decoder_input] = code_reach(model.get_layer("decoder"), codes)
+    # Untrained, the code read at step 0 only fades along the frames: its last quarter barely depends
+    # on it; read at every step, it moves every quarter alike.
+    assert reach["first_step"][-1] < reach["first_step"][0] / 50, reach
+    assert reach["repeat"][-1] > reach["repeat"][0] / 2, reach
+    assert reach["repeat"][-1] > 100 * reach["first_step"][-1], reach
+
+
+
+def test_the_seeds_encoder_cannot_tell_at_what_frequency_a_sound_is():
+    # The max-pool over every frequency bin keeps what the kernels found and when, not where in
+    # frequency: a tonal line at bin 8 and the same line at bin 20 get the same code.
+    keras.utils.set_random_seed(0)
+    encoder = build_lstm_v4_encoder(input_shape=(16, 32, 1), filters=4, kernel_size=3, lstm_units=8, latent_dim=6)
+    low, high = np.zeros((2, 1, 16, 32, 1), dtype=np.float32)
+    low[0, 4:12, 8] = 1.0
+    high[0, 4:12, 20] = 1.0
+    np.testing.assert_allclose(encoder.predict(low, verbose=0), encoder.predict(high, verbose=0), atol=1e-6)
+    later = np.zeros_like(low)
+    later[0, 8:16, 8] = 1.0
+    assert np.abs(encoder.predict(later, verbose=0) - encoder.predict(low, verbose=0)).max() > 1e-4
