@@ -45,7 +45,7 @@ def region_recall_precision(regions, events, *, min_overlap=0.5):
     }
 
 
-def _matches(a, b, min_overlap):
+def spans_match(a, b, min_overlap):
     """Whether spans ``a`` and ``b`` (start_s, end_s) overlap by ``min_overlap`` of the longer one."""
     return overlap_s(a[0], a[1], b[0], b[1]) >= min_overlap * max(a[1] - a[0], b[1] - b[0])
 
@@ -75,7 +75,7 @@ def precision_at_k(hits, relevant, *, k, min_overlap=0.5):
     found = set()
     for file, start_s, end_s in list(hits)[:k]:
         for j, (event_file, event_start, event_end) in enumerate(relevant):
-            if j not in found and event_file == file and _matches((start_s, end_s), (event_start, event_end),
+            if j not in found and event_file == file and spans_match((start_s, end_s), (event_start, event_end),
                                                                   min_overlap):
                 found.add(j)
                 break
