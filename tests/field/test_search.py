@@ -16,9 +16,9 @@ from dolphin_ae.cli import main
 from dolphin_ae.data.synth import synthesize_dataset
 from dolphin_ae.exceptions import ParameterError
 from dolphin_ae.field import index as index_module
-from dolphin_ae.field.evaluation import precision_at_k, rendition_precision
+from dolphin_ae.field.evaluation import chance_rendition_precision, precision_at_k, rendition_precision
 from dolphin_ae.field.index import PooledSpectrogramEncoder, build_index
-from dolphin_ae.field.search import embed_spans, index_run, load_index, search
+from dolphin_ae.field.search import embed_spans, index_run, load_index, rendition_scores, search
 from dolphin_ae.layout import IndexLayout, RunLayout
 
 
@@ -70,6 +70,14 @@ def test_rendition_precision_drops_the_query_itself_and_averages_over_motifs():
     assert rendition_precision(truth[truth["motif"] != "sig01"].iloc[2:], perfect)["precision"] is None
 
 
+def test_chance_precision_counts_the_regions_that_find_another_rendition():
+    truth = _truth()
+    regions = pd.DataFrame({"file": ["r1.wav", "r1.wav", "r2.wav", "r3.wav", "r3.wav"],
+                            "start_s": [1.0, 4.1, 7.0, 1.0, 7.0], "end_s": [2.0, 5.0, 8.0, 2.1, 8.0]})
+    # sig01: 2 of its 3 renditions have a region, so a query's one other over 4 other regions; sig02: r3's only.
+    assert chance_rendition_precision(regions, truth) == pytest.approx((1 / 4 + 0 / 4) / 2)
+
+
 def test_pooled_spectrogram_is_the_mean_of_each_block():
     encoder = PooledSpectrogramEncoder(8, 6, time_blocks=2, bin_blocks=3)
     x = np.arange(2 * 8 * 6, dtype=np.float32).reshape(2, 8, 6, 1)
@@ -79,6 +87,17 @@ def test_pooled_spectrogram_is_the_mean_of_each_block():
     assert codes[0, 5] == pytest.approx(x[0, 4:, 4:, 0].mean())
     with pytest.raises(ParameterError, match="equal blocks"):
         PooledSpectrogramEncoder(8, 6, time_blocks=3)
+
+
+def test_help_explains_every_option(capsys):
+    for command, options in (("index", ("MODEL_DIR", "AUDIO_OR_DIR", "--out", "--embedding", "--min-region-s")),
+                             ("search", ("INDEX_DIR", "QUERY", "--start-s", "--end-s", "--k", "--out", "--rerank",
+                                         "--candidates", "--run"))):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        text = capsys.readouterr().out
+        for option in options:
+            assert option in text, (command, option)
 
 
 # The model path: exact mechanics.
@@ -229,55 +248,19 @@ def test_the_graph_finds_what_exact_search_finds(trained_run, archive, built_ind
 
 # Query by example on planted signature whistles: the model beside the peer.
 
-def _rendition_scores(index_dir, truth):
-    """``rendition_precision`` of the index at ``index_dir``, without and with DTW re-ranking."""
-    index = load_index(index_dir)
-    run = index_run(index)
-    renditions = truth[truth["motif"] != ""]
-    queries = {}
-    for file, group in renditions.groupby("file"):
-        spans = list(zip(group["start_s"], group["end_s"]))
-        for span, embedded in zip(spans, embed_spans(run, file, spans, options=index.options)):
-            queries[(file, *span)] = embedded
-    scores = {}
-    for rerank in (None, "dtw"):
-        def find(file, start_s, end_s, n, rerank=rerank):
-            code, sequence = queries[(file, start_s, end_s)]
-            hits = search(index, code, sequence, k=n, rerank=rerank)
-            return list(zip(hits["file"], hits["start_s"], hits["end_s"]))
-
-        scores[rerank or "codes"] = rendition_precision(truth, find)
-    return scores, len(index)
-
-
-def _chance_precision(regions, truth, min_overlap=0.5):
-    """Precision at k of hits drawn at random, from the truth: per motif, the share of the other regions
-    that find another rendition of it, averaged over motifs."""
-    from dolphin_ae.field.evaluation import spans_match
-
-    shares = []
-    for motif, group in truth[truth["motif"] != ""].groupby("motif"):
-        if len(group) < 2:
-            continue
-        found = sum(any(r.file == e.file and spans_match((r.start_s, r.end_s), (e.start_s, e.end_s), min_overlap)
-                        for r in regions.itertuples()) for e in group.itertuples())
-        shares.append(max(found - 1, 0) / (len(regions) - 1))
-    return float(np.mean(shares))
-
-
 def test_signature_whistles_find_their_renditions(trained_run, archive, built_index, tmp_path):
     root, truth = archive
     peer = tmp_path / "peer"
     build_index(trained_run, sorted(root.glob("*.wav")), peer, embedding="pooled",
                 options=load_index(built_index).options)
-    model, n_regions = _rendition_scores(built_index, truth)
-    pooled, _ = _rendition_scores(peer, truth)
+    model, pooled = rendition_scores(load_index(built_index), truth), rendition_scores(load_index(peer), truth)
+    n_regions = len(load_index(built_index))
     renditions = truth[truth["motif"] != ""]
     table = {f"model {name}": s["precision"] for name, s in model.items()}
     table.update({f"peer {name}": s["precision"] for name, s in pooled.items()})
     print("precision at k averaged over motifs:", table, "queries:", model["codes"]["n_queries"], "regions:",
           n_regions, "renditions:", renditions.groupby("motif").size().to_dict())
-    chance = _chance_precision(load_index(built_index).regions, truth)
+    chance = chance_rendition_precision(load_index(built_index).regions, truth)
     print("chance:", chance)
     assert model["codes"]["n_queries"] == pooled["codes"]["n_queries"] >= 10
     # The floor, on the peer: renditions of one motif differ by at most about 2 % in frequency and 4 % in

@@ -123,3 +123,34 @@ def rendition_precision(truth, search, *, max_k=10, min_overlap=0.5):
         n_queries += len(scores)
     precision = float(np.mean(list(per_motif.values()))) if per_motif else None
     return {"precision": precision, "per_motif": per_motif, "n_queries": n_queries}
+
+
+def chance_rendition_precision(regions, truth, *, min_overlap=0.5):
+    """The precision at k that hits drawn at random would score in :func:`rendition_precision`, from the truth.
+
+    Per motif heard at least twice: the share of the other regions that find another rendition of it
+    (renditions found by some region, less the query's own, over the regions less one), averaged
+    over motifs.
+
+    Parameters
+    ----------
+    regions : pandas.DataFrame
+        The index's regions (``file``, ``start_s``, ``end_s``).
+    truth : pandas.DataFrame
+        As for :func:`rendition_precision`.
+
+    Returns
+    -------
+    float or None (no motif heard twice, or fewer than two regions)
+    """
+    renditions = truth[truth["motif"].fillna("").astype(str) != ""]
+    spans = list(zip(regions["file"], regions["start_s"], regions["end_s"]))
+    shares = []
+    for _, group in renditions.groupby("motif"):
+        if len(group) < 2 or len(spans) < 2:
+            continue
+        found = sum(any(file == event[0] and spans_match((start_s, end_s), event[1:], min_overlap)
+                        for file, start_s, end_s in spans)
+                    for event in zip(group["file"], group["start_s"], group["end_s"]))
+        shares.append(max(found - 1, 0) / (len(spans) - 1))
+    return float(np.mean(shares)) if shares else None

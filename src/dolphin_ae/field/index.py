@@ -13,7 +13,9 @@ and pinned with umap-learn (``requirements.lock``), so it adds no dependency; it
 numba, runs on every platform the project runs on, and its graph search answers queries in
 milliseconds for archives of millions of regions. hnswlib, usearch or faiss-cpu would be faster
 to build, but each adds a compiled dependency for no gain at the sizes this project meets. Its
-cost is a one-time numba compilation (minutes on a loaded 2-core machine, cached afterwards).
+cost is numba compilation in each process that builds a graph (about two minutes on a loaded 2-core
+machine); so indexes of fewer than ``MIN_ANN_REGIONS`` regions are searched exactly instead (a
+distance to every code, milliseconds there), and ``index.json`` says which (``search``).
 
 Nothing half-written is trusted: every file is written atomically, and ``index.json`` (the
 manifest: run, front end, detection options, parts and their SHA-256 checksums) is written last.

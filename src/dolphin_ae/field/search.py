@@ -227,3 +227,34 @@ def search(index, code, sequence, *, k=20, rerank=None, n_candidates=None):
     rows = index.regions.iloc[found[:k]]
     return pd.DataFrame({"file": rows["file"].to_numpy(), "start_s": rows["start_s"].to_numpy(),
                          "end_s": rows["end_s"].to_numpy(), "distance": distances[:k]}, columns=list(HIT_COLUMNS))
+
+
+def rendition_scores(index, truth, *, run=None, reranks=RERANKS, max_k=10):
+    """Precision at k of query by example on planted renditions (``evaluation.rendition_precision``).
+
+    Every rendition in ``truth`` (rows with a ``motif``; ``file`` named as the index names its
+    recordings) is embedded once (each recording read once, :func:`embed_spans`) and searched for.
+
+    Returns
+    -------
+    dict
+        ``{"codes" or rerank: rendition_precision(...)}`` for each of ``reranks`` (None is ``"codes"``).
+    """
+    from dolphin_ae.field.evaluation import rendition_precision
+
+    run = index_run(index) if run is None else run
+    renditions = truth[truth["motif"].fillna("").astype(str) != ""]
+    queries = {}
+    for file, group in renditions.groupby("file"):
+        spans = list(zip(group["start_s"], group["end_s"]))
+        for span, embedded in zip(spans, embed_spans(run, file, spans, options=index.options)):
+            queries[(file, *span)] = embedded
+    scores = {}
+    for rerank in reranks:
+        def find(file, start_s, end_s, n, rerank=rerank):
+            code, sequence = queries[(file, start_s, end_s)]
+            hits = search(index, code, sequence, k=n, rerank=rerank)
+            return list(zip(hits["file"], hits["start_s"], hits["end_s"]))
+
+        scores[rerank or "codes"] = rendition_precision(truth, find, max_k=max_k)
+    return scores
