@@ -40,6 +40,8 @@ import yaml  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 # Fixtures that run the real chapters or train a model end to end (tens of seconds to minutes).
 SLOW_FIXTURES = {"built_run", "trained_run"}
+# The code size of ``trained_run``'s encoder.
+FIELD_LATENT_DIM = 16
 CI_REPORT = [sys.executable, "-m", "dolphin_ae", "report", "--profile", "ci"]
 
 # The shared ci build: its run directory, its process, and the files holding its output.
@@ -155,6 +157,37 @@ def chapter_project(tmp_path):
         return root
 
     return make
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory):
+    """A run directory holding a small trained silence detector, its encoder and front end (``detect``, ``embed``,
+    ``index`` and ``search`` tests): an 8-filter ConvNet v5 encoder of ``FIELD_LATENT_DIM`` numbers and the
+    seed's head, trained end to end for a few epochs on a small synthetic clip data set."""
+    import keras
+
+    from dolphin_ae.audio.spectrogram import FrontEnd
+    from dolphin_ae.data.dataset import build_window_dataset
+    from dolphin_ae.data.synth import synthesize_dataset
+    from dolphin_ae.field.run import write_detector_run
+    from dolphin_ae.models.conv_v5 import build_conv_v5_encoder
+    from dolphin_ae.train.silence import build_silence_detector, build_silence_head
+
+    root = tmp_path_factory.mktemp("detector")
+    synthesize_dataset(root / "data", n_sessions=4, clips_per_label={"whistle": 3, "burst": 3, "click": 3, "noise": 6},
+                       snr_db_range=(6.0, 20.0), seed=1)
+    front_end = FrontEnd()
+    dataset = build_window_dataset(root / "data", front_end=front_end, seed=0)
+    keras.utils.set_random_seed(0)
+    encoder = build_conv_v5_encoder(filters=(8, 8, 8, 8), latent_dim=FIELD_LATENT_DIM)
+    detector = build_silence_detector(encoder, build_silence_head(latent_dim=FIELD_LATENT_DIM))
+    encoder.trainable = True  # trained end to end here: a detector in seconds, not an autoencoder first
+    detector.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy")
+    is_silence = dataset.is_silence.astype(np.float32)
+    weights = {k: len(is_silence) / (2.0 * np.sum(is_silence == k)) for k in (0, 1)}
+    detector.fit(np.asarray(dataset.windows)[..., None], is_silence, epochs=8, batch_size=16, class_weight=weights,
+                 verbose=0)
+    return write_detector_run(root / "run", detector, front_end, encoder=encoder, threshold=0.5)
 
 
 @pytest.fixture

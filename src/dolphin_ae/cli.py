@@ -97,6 +97,40 @@ def _embed(args):
     return _finish_batch(result, args.out, f"{args.per} embeddings")
 
 
+def _index(args):
+    from dolphin_ae.field.index import build_index
+    from dolphin_ae.layout import IndexLayout
+
+    options = _detection_options(args)
+    result = build_index(args.model_dir, args.inputs, args.out, options=options, embedding=args.embedding,
+                         threshold=args.threshold, seed=args.seed)
+    if not result.succeeded and not result.failed:
+        print(f"every recording is in {args.out} already; nothing added")
+        return 0
+    return _finish_batch(result, f"the index {args.out} ({IndexLayout(args.out).manifest.name})", "regions")
+
+
+def _search(args):
+    from dolphin_ae.field.search import embed_query, index_run, load_index, search
+    from dolphin_ae.runio import atomic_path
+
+    if args.out is not None:
+        _check_suffix("--out", args.out, (".csv",), "the hits are written as CSV")
+    if args.k < 1:
+        raise ParameterError(f"--k must be a positive number of hits, got {args.k}")
+    index = load_index(args.index_dir)
+    run = index_run(index, run_dir=args.run)
+    code, sequence = embed_query(run, args.query, options=index.options, start_s=args.start_s, end_s=args.end_s)
+    hits = search(index, code, sequence, k=args.k, rerank=args.rerank, n_candidates=args.candidates)
+    if args.out is None:
+        print(hits.to_csv(index=False, float_format="%.4f"), end="")
+    else:
+        with atomic_path(args.out) as temporary:
+            hits.to_csv(temporary, index=False, float_format="%.4f")
+        print(f"wrote the {len(hits)} nearest of {len(index)} regions to {args.out}")
+    return 0
+
+
 def _add_detection_arguments(parser):
     parser.add_argument("model_dir", metavar="MODEL_DIR",
                         help="a run directory made by `dolphin-ae report` (or its models/ folder); its "
@@ -200,6 +234,44 @@ def build_parser():
     embed.add_argument("--signal-only", action="store_true",
                        help="with --per window, keep only the windows called signal")
     embed.set_defaults(handler=_embed)
+
+    index = commands.add_parser(
+        "index", help="detect and embed the regions of recordings into a searchable index (query by example)",
+        description="Detect and embed every region of the recordings as `embed --per region` does, keep the "
+                    "codes of each region's windows, and build an approximate-nearest-neighbour index (pynndescent) "
+                    "over the region codes, saved in INDEX_DIR with the run, front end and options used. Given an "
+                    "existing INDEX_DIR, only recordings not yet in it are embedded and added.")
+    _add_detection_arguments(index)
+    index.add_argument("--out", required=True, metavar="INDEX_DIR",
+                       help="the index folder (created, or extended when it holds an index of the same run and "
+                            "options); index.json is written last, so an interrupted build is never trusted")
+    index.add_argument("--embedding", choices=("encoder", "pooled"), default="encoder",
+                       help="region codes from the run's encoder (default), or raw pooled spectrograms (the peer: "
+                            "each normalised window averaged over 4 x 32 blocks of frames and bins)")
+    index.add_argument("--seed", type=int, default=0, help="random seed of the neighbour graph")
+    index.set_defaults(handler=_index)
+
+    search = commands.add_parser(
+        "search", help="find the regions of an index nearest to a query recording (query by example)",
+        description="Embed the query (the whole file, or --start-s..--end-s) exactly as the index embedded its "
+                    "regions and write the k nearest regions as CSV rows file,start_s,end_s,distance, nearest "
+                    "first (times in s; distance: Euclidean between codes, or per-step DTW with --rerank dtw). "
+                    "A query at another sample rate is resampled to the run's.")
+    search.add_argument("index_dir", metavar="INDEX_DIR", help="an index made by `dolphin-ae index`")
+    search.add_argument("query", metavar="QUERY", help="the query recording (WAV or FLAC, any rate)")
+    search.add_argument("--start-s", type=float, default=None, help="start of the query span (s; default 0)")
+    search.add_argument("--end-s", type=float, default=None, help="end of the query span (s; default the file's end)")
+    search.add_argument("--k", type=int, default=20, help="hits to write (default 20)")
+    search.add_argument("--out", default=None, help="CSV file for the hits (default: print them)")
+    search.add_argument("--rerank", choices=("dtw",), default=None,
+                        help="re-rank the candidates by the DTW distance between code sequences (whistles "
+                             "differ in duration)")
+    search.add_argument("--candidates", type=int, default=None,
+                        help="with --rerank: nearest codes re-ranked (default 5 x k)")
+    search.add_argument("--run", default=None,
+                        help="the run directory to embed the query with (default: the one recorded in the "
+                             "index; it must have the index's front end and models)")
+    search.set_defaults(handler=_search)
     return parser
 
 

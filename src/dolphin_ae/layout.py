@@ -40,6 +40,11 @@ ENCODER_FILE = "encoder.keras"
 HISTORY_FILE = "autoencoder_history.json"
 DETECTOR_FILE = "silence_detector.keras"
 SIGNAL_TYPE_FILE = "signal_type_classifier.keras"
+# An embedding index (``dolphin-ae index``): its manifest is written last, so a folder without one
+# (or whose manifest's checksums do not match) is never trusted.
+INDEX_MANIFEST_FILE = "index.json"
+INDEX_ANN_FILE = "ann.pickle"
+INDEX_PARTS_DIR = "parts"
 # The built book inside a book folder (``build_book`` writes it there): ``<book>/_build/html/index.html``.
 BOOK_HTML_DIR = Path("_build", "html")
 BOOK_INDEX_FILE = "index.html"
@@ -231,3 +236,43 @@ class RunLayout:
     def book_index(self):
         """The built book's front page."""
         return self.book_html / BOOK_INDEX_FILE
+
+
+@dataclass(frozen=True)
+class IndexLayout:
+    """The paths of one embedding index folder ``root`` (``dolphin-ae index --out``); nothing is created here::
+
+        INDEX_DIR/
+            index.json                 written last: run, front end, options, parts and their checksums
+            ann.pickle                 the approximate-nearest-neighbour index over every region's code
+            parts/<k>.parquet          part ``k``: one recording's regions (file, start_s, end_s, codes, ...)
+            parts/<k>.sequences.npy    part ``k``: the per-window codes of its regions, one after another
+
+    Examples
+    --------
+    >>> IndexLayout("idx").part_regions(3).as_posix()
+    'idx/parts/00003.parquet'
+    """
+
+    root: Path
+
+    def __post_init__(self):
+        object.__setattr__(self, "root", Path(self.root))
+
+    @property
+    def manifest(self):
+        return self.root / INDEX_MANIFEST_FILE
+
+    @property
+    def ann(self):
+        return self.root / INDEX_ANN_FILE
+
+    @property
+    def parts(self):
+        return self.root / INDEX_PARTS_DIR
+
+    def part_regions(self, part):
+        return self.parts / f"{int(part):05d}.parquet"
+
+    def part_sequences(self, part):
+        return self.parts / f"{int(part):05d}.sequences.npy"

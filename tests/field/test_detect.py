@@ -1,52 +1,28 @@
 """detect and embed on synthetic recordings whose events are known.
 
-A tiny detector (an 8-filter ConvNet v5 encoder and the seed's head, trained end to end for a few
-epochs on a small synthetic data set) is trained once per module. The test recordings are long
-background with whistles, burst pulses and click trains at known times (``synth_long``).
+A tiny detector (``trained_run`` in ``tests/conftest.py``: an 8-filter ConvNet v5 encoder and the
+seed's head, trained end to end for a few epochs on a small synthetic data set) is trained once per
+session. The test recordings are long background with whistles, burst pulses and click trains at
+known times (``synth_long``).
 
 Matching rule for recall and precision (``region_recall_precision``): a region and a true event
 match when their overlap covers at least half of each of them.
 """
 
-import keras
 import numpy as np
 import pandas as pd
 import pytest
 import soundfile
 
 from dolphin_ae.cli import main
-from dolphin_ae.data.dataset import build_window_dataset
 from dolphin_ae.exceptions import ParameterError
 from dolphin_ae.field.evaluation import region_recall_precision
 from dolphin_ae.field.regions import DetectionOptions, RegionMerger, detect_file
-from dolphin_ae.field.run import load_detector_run, resolve_run_dir, write_detector_run
-from dolphin_ae.models.conv_v5 import build_conv_v5_encoder
-from dolphin_ae.train.silence import build_silence_detector, build_silence_head
+from dolphin_ae.field.run import load_detector_run, resolve_run_dir
 from dolphin_ae.audio.spectrogram import FrontEnd
-from dolphin_ae.data.synth import synthesize_dataset
 from dolphin_ae.data.synth_long import write_long_recording
 
-LATENT_DIM = 16
-
-
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory):
-    """A run directory holding a small trained silence detector, its encoder and front end."""
-    root = tmp_path_factory.mktemp("detector")
-    synthesize_dataset(root / "data", n_sessions=4, clips_per_label={"whistle": 3, "burst": 3, "click": 3, "noise": 6},
-                       snr_db_range=(6.0, 20.0), seed=1)
-    front_end = FrontEnd()
-    dataset = build_window_dataset(root / "data", front_end=front_end, seed=0)
-    keras.utils.set_random_seed(0)
-    encoder = build_conv_v5_encoder(filters=(8, 8, 8, 8), latent_dim=LATENT_DIM)
-    detector = build_silence_detector(encoder, build_silence_head(latent_dim=LATENT_DIM))
-    encoder.trainable = True  # trained end to end here: a detector in seconds, not an autoencoder first
-    detector.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy")
-    is_silence = dataset.is_silence.astype(np.float32)
-    weights = {k: len(is_silence) / (2.0 * np.sum(is_silence == k)) for k in (0, 1)}
-    detector.fit(np.asarray(dataset.windows)[..., None], is_silence, epochs=8, batch_size=16, class_weight=weights,
-                 verbose=0)
-    return write_detector_run(root / "run", detector, front_end, encoder=encoder, threshold=0.5)
+from conftest import FIELD_LATENT_DIM as LATENT_DIM
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,277 @@
+"""An embedding index over recordings (``dolphin-ae index``): region codes and a nearest-neighbour graph.
+
+Each recording is detected and embedded exactly as ``embed --per region`` does
+(:func:`dolphin_ae.field.regions.detect_file`): a region's code is the mean of its windows' codes.
+The per-window codes of every region are kept too, for re-ranking by DTW
+(:mod:`dolphin_ae.field.search`). One recording makes one *part* (``parts/<k>.parquet`` and
+``parts/<k>.sequences.npy``, :class:`dolphin_ae.layout.IndexLayout`), so adding recordings to an
+index embeds only the new ones; the neighbour graph is then rebuilt over every code, which costs
+far less than embedding.
+
+The approximate-nearest-neighbour index is pynndescent's ``NNDescent``: it is already installed
+and pinned with umap-learn (``requirements.lock``), so it adds no dependency; it is pure Python and
+numba, runs on every platform the project runs on, and its graph search answers queries in
+milliseconds for archives of millions of regions. hnswlib, usearch or faiss-cpu would be faster
+to build, but each adds a compiled dependency for no gain at the sizes this project meets. Its
+cost is numba compilation in each process that builds a graph (about two minutes on a loaded 2-core
+machine); so indexes of fewer than ``MIN_ANN_REGIONS`` regions are searched exactly instead (a
+distance to every code, milliseconds there), and ``index.json`` says which (``search``).
+
+Nothing half-written is trusted: every file is written atomically, and ``index.json`` (the
+manifest: run, front end, detection options, parts and their SHA-256 checksums) is written last.
+:func:`load_index` refuses a folder without a manifest, and a part or graph whose checksum differs.
+"""
+
+import hashlib
+import logging
+import pickle
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from dolphin_ae.exceptions import AudioError, ParameterError
+from dolphin_ae.field.batch import BatchResult, _reason, expand_inputs
+from dolphin_ae.field.regions import DetectionOptions, detect_file, window_geometry
+from dolphin_ae.field.run import DetectorRun, load_detector_run
+from dolphin_ae.field.tables import code_columns, embedding_schema, embedding_table
+from dolphin_ae.layout import IndexLayout, RunLayout
+from dolphin_ae.runio import atomic_path, read_json, save_array, write_json
+
+log = logging.getLogger(__name__)
+
+INDEX_VERSION = 1
+# What a region's code is: the run's encoder, or the peer, raw pooled spectrograms.
+EMBEDDINGS = ("encoder", "pooled")
+# Options that change the regions or their codes; an index is extended only with the same ones.
+EMBEDDING_OPTIONS = ("step_frames", "min_gap_s", "min_region_s", "channel")
+N_NEIGHBORS = 15
+# Under this many regions the codes are searched exactly (a matrix product, milliseconds), not through
+# the graph: exact is faster there, and it spares the graph's numba compilation.
+MIN_ANN_REGIONS = 2048
+# A window lies inside a region (or a query span) when it does up to this much (s): float sums of times.
+TIME_TOLERANCE_S = 1e-6
+
+
+class PooledSpectrogramEncoder:
+    """The peer of the encoder: a normalised window averaged over blocks of frames and bins.
+
+    A window (window_frames, n_bins, 1) becomes ``time_blocks * bin_blocks`` numbers, the mean of
+    each block; it stands where the encoder stands (``predict_on_batch``), so the peer's regions,
+    codes and searches are made by the same code as the model's.
+    """
+
+    def __init__(self, window_frames, n_bins, *, time_blocks=4, bin_blocks=32):
+        if window_frames % time_blocks or n_bins % bin_blocks:
+            raise ParameterError(f"a window of {window_frames} x {n_bins} cannot be cut into {time_blocks} x "
+                                 f"{bin_blocks} equal blocks")
+        self.shape = (time_blocks, window_frames // time_blocks, bin_blocks, n_bins // bin_blocks)
+        self.output_shape = (None, time_blocks * bin_blocks)
+
+    def predict_on_batch(self, x):
+        x = np.asarray(x, dtype=np.float32).reshape((-1,) + self.shape)
+        return x.mean(axis=(2, 4)).reshape(x.shape[0], -1)
+
+
+def embedding_run(run, embedding):
+    """``run`` whose encoder makes the codes ``embedding`` names (``"encoder"`` or ``"pooled"``)."""
+    if embedding not in EMBEDDINGS:
+        raise ParameterError(f"embedding must be one of {EMBEDDINGS}, got {embedding!r}")
+    if embedding == "encoder":
+        if run.encoder is None:
+            raise ParameterError(f"{run.run_dir}: an index of codes needs the run's encoder (models/encoder.keras)")
+        return run
+    pooled = PooledSpectrogramEncoder(run.front_end.window_frames, run.front_end.n_bins)
+    return DetectorRun(run_dir=run.run_dir, front_end=run.front_end, detector=run.detector, encoder=pooled,
+                       head=None, threshold=run.threshold)
+
+
+def file_sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def model_fingerprint(run_dir):
+    """SHA-256 of the run's detector and encoder files: an index is used only with the models that made it."""
+    layout = RunLayout(run_dir)
+    return {path.name: file_sha256(path) for path in (layout.detector, layout.encoder) if path.is_file()}
+
+
+def embed_regions(run, path, *, options):
+    """Regions of one recording, their mean codes and the codes of their windows.
+
+    Returns
+    -------
+    regions : list of Region, with ``code`` (latent_dim,)
+    sequences : list of np.ndarray, each (n_windows_i, latent_dim), float32
+        Region ``i``'s windows' codes in time order; their mean is ``regions[i].code``.
+    """
+    starts, codes = [], []
+
+    def keep(start_s, end_s, p_not_silence, is_signal, window_codes):
+        starts.append(start_s)
+        codes.append(window_codes)
+
+    regions = detect_file(run, path, options=options, with_codes=True, on_windows=keep)
+    start_s = np.concatenate(starts) if starts else np.zeros(0)
+    codes = np.concatenate(codes) if codes else np.zeros((0, run.latent_dim), dtype=np.float32)
+    _, window_s = window_geometry(run.front_end, options.step_frames)
+    sequences = [codes[windows_inside(start_s, window_s, r.start_s, r.end_s)] for r in regions]
+    return regions, sequences
+
+
+def windows_inside(start_s, window_s, span_start_s, span_end_s):
+    """Indices of the windows (starts ``start_s``, shape (n,), s; each ``window_s`` long) lying inside a span (s)."""
+    inside = (start_s >= span_start_s - TIME_TOLERANCE_S) & (start_s + window_s <= span_end_s + TIME_TOLERANCE_S)
+    return np.flatnonzero(inside)
+
+
+def _write_part(layout, part, path, regions, sequences, latent_dim):
+    import pyarrow as pa
+    import pyarrow.parquet
+
+    schema = embedding_schema(latent_dim, per="region")
+    lengths = np.array([len(s) for s in sequences], dtype=np.int64)
+    table = embedding_table(schema, str(path), [r.start_s for r in regions], [r.end_s for r in regions],
+                            {"score": np.array([r.score for r in regions], dtype=np.float32),
+                             "n_windows": lengths.astype(np.int32)},
+                            np.stack([r.code for r in regions]) if regions else np.zeros((0, latent_dim)))
+    table = table.append_column("first_window", pa.array(np.concatenate([[0], np.cumsum(lengths)[:-1]])
+                                                         .astype(np.int64) if regions else [], pa.int64()))
+    with atomic_path(layout.part_regions(part)) as temporary:
+        pyarrow.parquet.write_table(table, str(temporary))
+    flat = np.concatenate(sequences) if sequences else np.zeros((0, latent_dim), dtype=np.float32)
+    save_array(layout.part_sequences(part), flat.astype(np.float32))
+    return {"part": part, "file": str(path), "n_regions": len(regions),
+            "regions_sha256": file_sha256(layout.part_regions(part)),
+            "sequences_sha256": file_sha256(layout.part_sequences(part))}
+
+
+def build_ann(codes, *, seed=0, min_regions=MIN_ANN_REGIONS):
+    """The nearest-neighbour index over ``codes`` (n, latent_dim), Euclidean; None (searched exactly) under
+    ``min_regions`` codes (and always under 3)."""
+    if codes.shape[0] < max(3, min_regions):
+        return None
+    from pynndescent import NNDescent
+
+    ann = NNDescent(np.asarray(codes, dtype=np.float32), metric="euclidean",
+                    n_neighbors=min(N_NEIGHBORS, codes.shape[0] - 1), random_state=seed)
+    ann.prepare()
+    return ann
+
+
+def _check_same(manifest, key, ours, what):
+    if manifest[key] != ours:
+        raise ParameterError(f"the index was built with {what} {manifest[key]}; this run or these options give "
+                             f"{ours}: build a new index (another --out) or use the same run and options")
+
+
+def build_index(run_dir, inputs, out_dir, *, options=None, embedding="encoder", seed=0, threshold=None,
+                min_ann_regions=MIN_ANN_REGIONS):
+    """Index the regions of ``inputs``, or add them to the index in ``out_dir`` when there is one.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        A trained run (:func:`dolphin_ae.field.run.load_detector_run`).
+    inputs : list of str or Path
+        Recordings or folders of them; recordings already in the index are skipped, not re-embedded.
+    out_dir : str or Path
+        The index folder (:class:`dolphin_ae.layout.IndexLayout`); created when missing.
+    options : DetectionOptions
+        As for ``detect``; an existing index is extended only with the options it was built with.
+    embedding : {"encoder", "pooled"}
+        The run's encoder codes, or the peer's raw pooled spectrograms (:class:`PooledSpectrogramEncoder`).
+    threshold : float or None
+        The silence threshold (None: the run's).
+    min_ann_regions : int
+        Indexes of fewer regions are searched exactly (:func:`build_ann`).
+
+    Returns
+    -------
+    result : BatchResult
+        Recordings added, and those that could not be used with their reasons.
+    """
+    import pandas as pd
+
+    options = (options or DetectionOptions()).check()
+    run = load_detector_run(run_dir, threshold=threshold)
+    run = embedding_run(run, embedding)
+    layout = IndexLayout(out_dir)
+    ours = {"front_end": run.front_end.to_dict(), "embedding": embedding, "models": model_fingerprint(run.run_dir),
+            "options": {name: asdict(options)[name] for name in EMBEDDING_OPTIONS}}
+    manifest = None
+    if layout.manifest.exists():
+        manifest = load_manifest(layout)
+        for key, what in (("front_end", "the front end"), ("embedding", "the embedding"),
+                          ("models", "the models"), ("options", "the options")):
+            _check_same(manifest, key, ours[key], what)
+    parts = list(manifest["parts"]) if manifest else []
+    indexed = {part["file"] for part in parts}
+    paths = expand_inputs(inputs)
+    if not paths:
+        raise ParameterError("no recordings given: pass audio files or folders holding .wav/.flac files")
+    result = BatchResult()
+    next_part = 1 + max((part["part"] for part in parts), default=-1)
+    for path in paths:
+        if str(path) in indexed:
+            log.info("%s is in the index already; its codes are kept", path)
+            continue
+        try:
+            regions, sequences = embed_regions(run, path, options=options)
+        except AudioError as error:
+            log.warning("skipped %s", error)
+            result.failed.append((str(path), _reason(error, path)))
+            continue
+        parts.append(_write_part(layout, next_part, path, regions, sequences, run.latent_dim))
+        indexed.add(str(path))
+        result.succeeded.append(str(path))
+        result.n_rows += len(regions)
+        next_part += 1
+    if not result.succeeded:
+        return result  # nothing new: the index (if any) stays as it was
+    tables = [pd.read_parquet(layout.part_regions(part["part"])) for part in parts]
+    regions = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+    codes = regions[code_columns(run.latent_dim)].to_numpy(np.float32) if len(regions) else np.zeros((0, 1))
+    ann = build_ann(codes, seed=seed, min_regions=min_ann_regions)
+    with atomic_path(layout.ann) as temporary:
+        temporary.write_bytes(pickle.dumps(ann))
+    write_json(layout.manifest, {"version": INDEX_VERSION, "run_dir": str(Path(run.run_dir).resolve()),
+                                 "threshold": run.threshold, **ours, "latent_dim": run.latent_dim,
+                                 "n_regions": int(len(regions)), "parts": parts, "seed": seed,
+                                 "search": "exact" if ann is None else "pynndescent",
+                                 "ann_sha256": file_sha256(layout.ann)})
+    return result
+
+
+def load_manifest(layout):
+    """The index's ``index.json``, checked; ``ParameterError`` naming the folder when it is missing or unreadable."""
+    layout = layout if isinstance(layout, IndexLayout) else IndexLayout(layout)
+    if not layout.root.is_dir():
+        raise ParameterError(f"INDEX_DIR {layout.root}: no such folder (make one with `dolphin-ae index`)")
+    if not layout.manifest.is_file():
+        raise ParameterError(f"INDEX_DIR {layout.root}: no {layout.manifest.name}; not an index made by "
+                             f"`dolphin-ae index`, or its build was interrupted (build it again)")
+    try:
+        manifest = read_json(layout.manifest)
+    except ValueError as error:
+        raise ParameterError(f"{layout.manifest}: corrupt, not valid JSON ({error}); build the index again") from None
+    needed = ("version", "run_dir", "front_end", "embedding", "options", "parts", "latent_dim", "ann_sha256")
+    if not isinstance(manifest, dict) or any(key not in manifest for key in needed):
+        raise ParameterError(f"{layout.manifest}: corrupt, expected the keys {needed}; build the index again")
+    if manifest["version"] != INDEX_VERSION:
+        raise ParameterError(f"{layout.manifest}: index version {manifest['version']}, this dolphin-ae reads "
+                             f"version {INDEX_VERSION}; build the index again")
+    return manifest
+
+
+def _checked(path, expected):
+    if not path.is_file():
+        raise ParameterError(f"{path}: missing from the index; build the index again")
+    if file_sha256(path) != expected:
+        raise ParameterError(f"{path}: corrupt (its checksum differs from the one in index.json); build the "
+                             f"index again")
+    return path
