@@ -16,12 +16,17 @@ For each it prints and writes the three silence peers of chapter 03 (:func:`sile
 global energy threshold, the per-recording energy threshold, the band-profile gradient boosting),
 fitted on the training recordings and scored on the test recordings (balanced accuracy), the
 signal-type peer with ``--type``, and what the data carry: the ROC AUC of the clip band level
-(pooled, and relative to the clip's session median) for signal against noise clips; the share of
+(pooled, and relative to the clip's session median) for signal against noise clips, and at window
+level the AUC of the band level (raw and above the recording's median) and of the normalised
+window's spread (level leaks through the front end's ``std + 1``); the share of
 whistle clips with a click train inside the whistle's span; the share of whistle-clip windows
 that hold less than half a window of whistle.
 
-    # the committed table: cpu sizes, seed 101, both variants (a few minutes on 2 shared cores)
-    PYTHONPATH=src python bench/synth_difficulty.py
+    # the committed table: cpu sizes, seed 101, both variants, with the signal-type peer (about
+    # 15 min on 2 heavily shared cores; the silence peers alone take about half of that)
+    PYTHONPATH=src python bench/synth_difficulty.py --type
+    # a second development set, silence peers only
+    PYTHONPATH=src python bench/synth_difficulty.py --seed 102 --out bench/tables/synth_difficulty_seed102.csv
     # quick, smaller
     PYTHONPATH=src python bench/synth_difficulty.py --sessions 8 --out bench/out/sd.csv
 
@@ -111,7 +116,18 @@ def data_measures(source, truth, dataset, *, fmin_hz):
         start, stop = row.start_s, row.start_s + ((fe.window_frames - 1) * fe.hop_length + fe.n_fft) / fe.sr
         span = spans.loc[row.file]
         covered.append(max(0.0, min(stop, span["end_s"]) - max(start, span["start_s"])) / (stop - start))
+    # The same at window level: the window's band level (raw, and above its recording's median) and
+    # the spread of the normalised window, through which level leaks past the (x - mean) / (std + 1).
+    from dolphin_ae.analysis.peers import recording_relative_level
+
+    window_signal = ~dataset.is_silence
+    window_level = dataset.index["level_db"].to_numpy()
+    spread = np.array([np.std(window) for window in dataset.windows])
     return {"clip_level_auc": float(roc_auc_score(is_signal, levels)),
+            "window_level_auc": float(roc_auc_score(window_signal, window_level)),
+            "window_relative_level_auc": float(roc_auc_score(window_signal, recording_relative_level(
+                window_level, dataset.index["recording"].to_numpy()))),
+            "normalised_window_std_auc": float(roc_auc_score(window_signal, spread)),
             "clip_relative_level_auc": float(roc_auc_score(is_signal, relative)),
             "whistle_clips_with_clicks": len(with_clicks) / max(1, len(whistles)),
             "whistle_windows_without_whistle": float(np.mean(np.array(covered) < 0.5)) if covered else float("nan")}

@@ -104,7 +104,8 @@ def test_signature_whistles_recur_among_one_off_whistles(tmp_path):
     # its recording).
     for _, group in renditions.groupby("motif"):
         assert group["type"].nunique() == 1
-        durations = group.loc[group["end_s"] < 30.0 - 1e-6, "end_s"] - group.loc[group["end_s"] < 30.0 - 1e-6, "start_s"]
+        whole = group[group["end_s"] < 30.0 - 1e-6]
+        durations = whole["end_s"] - whole["start_s"]
         assert durations.std() / durations.mean() < 0.1
 
 
