@@ -37,6 +37,7 @@ synth_recordings: int = 2  # recordings mode: recordings per session
 synth_recording_s: float = 30.0  # recordings mode: duration of each recording (s)
 synth_motifs: int = 4  # signature whistles planted in the synthetic data
 synth_motif_fraction: float = 0.5  # share of synthetic whistles that are renditions of a signature whistle
+synth_difficulty: bool = True  # synthetic data as hard as clip-labelled recordings; False: generator version 2
 snr_db_min: float = -3.0  # lowest event signal-to-noise ratio in the band (dB)
 snr_db_max: float = 15.0  # highest event signal-to-noise ratio in the band (dB)
 sr: int = 48000  # sample rate of the analysis; recordings are resampled to it (Hz)
@@ -74,7 +75,7 @@ from dolphin_ae.viz.plots import (panel_gallery_html, plot_annotated_spectrogram
 from dolphin_ae.runio import atomic_path, record_stage
 from dolphin_ae.audio.spectrogram import FrontEnd, band_spectrogram
 from dolphin_ae.constants import SILENCE_LABEL, TRUTH_FILE
-from dolphin_ae.data.synth import clip_counts, synthesize_dataset
+from dolphin_ae.data.synth import DIFFICULTY_OFF, clip_counts, synthesize_dataset
 
 started = time.perf_counter()
 run_dir = Path(run_dir)
@@ -100,6 +101,15 @@ linear_front_end = FrontEnd(**{**front_end.to_dict(), "magnitude": "linear"})
 # mode the sounds fall at random times in long recordings, overlapping where they meet, listed in an
 # `annotations.csv`.
 #
+# With `synth_difficulty` (the default) the data carry what clip-labelled field recordings carry. Half
+# the whistles and burst pulses have an echolocation train over part of them, as pods echolocate while
+# they whistle. Every clip is brought to its background's level plus a random offset of up to 10 dB
+# either way, so noise clips are both quieter and louder than signal clips and loudness alone tells
+# nothing. Each session has stationary hum bands and tonal lines of its own in the band, and snapping
+# shrimp up to a crackle. A signal clip's main event fills only part of it: the clip keeps its folder's
+# label, so a "whistle" clip has windows with only clicks or only background in them, while the truth
+# table keeps every true event.
+#
 # Recordings of your own come in the same layouts: clips in `DIR/<label>/`, or long recordings with an
 # `annotations.csv` (`file,start_s,end_s,label[,type]`) or Raven selection tables beside them.
 
@@ -115,6 +125,7 @@ else:
         band_fmin_hz=fmin_hz, n_motifs=synth_motifs, motif_fraction=synth_motif_fraction,
         clips_per_label=clip_counts(synth_signal_clips, synth_noise_clips),
         recordings_per_session=synth_recordings, recording_s=synth_recording_s, seed=seed,
+        **({} if synth_difficulty else DIFFICULTY_OFF),
     )
 if truth is not None:
     with atomic_path(layout.truth) as temporary:

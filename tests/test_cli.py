@@ -14,6 +14,17 @@ def test_synth_writes_a_dataset(tmp_path, capsys):
     assert "wrote 8 clips" in capsys.readouterr().out
 
 
+def test_synth_easy_writes_the_data_without_the_difficulty(tmp_path):
+    common = ["--sessions", "2", "--clips", "1", "--noise-clips", "1", "--seed", "4"]
+    assert main(["synth", str(tmp_path / "easy"), "--easy", *common]) == 0
+    assert main(["synth", str(tmp_path / "hard"), *common]) == 0
+    easy = pd.read_csv(tmp_path / "easy" / "truth.csv", keep_default_na=False)
+    hard = pd.read_csv(tmp_path / "hard" / "truth.csv", keep_default_na=False)
+    # Without the knobs no click train accompanies a whistle or burst; with them, some clip gets one.
+    assert len(hard) > len(easy) == 2 * 4 + int((~easy["primary"]).sum())
+    assert pd.read_json(tmp_path / "easy" / "synth.json", typ="series")["parameters"]["click_overlap_probability"] == 0
+
+
 def test_synth_writes_recordings(tmp_path, capsys):
     assert main(["synth", str(tmp_path / "out"), "--mode", "recordings", "--sessions", "2", "--recordings", "1",
                  "--recording-s", "5", "--motifs", "2"]) == 0

@@ -10,13 +10,13 @@ from dolphin_ae.exceptions import DolphinAEError, ParameterError
 
 
 def _synth(args):
-    from dolphin_ae.data.synth import clip_counts, synthesize_dataset, synthesized_files
+    from dolphin_ae.data.synth import DIFFICULTY_OFF, clip_counts, synthesize_dataset, synthesized_files
 
     counts = clip_counts(args.clips, args.noise_clips)
     truth = synthesize_dataset(args.out, mode=args.mode, n_sessions=args.sessions, clips_per_label=counts, sr=args.sr,
                                snr_db_range=(args.snr_min_db, args.snr_max_db), n_motifs=args.motifs,
                                motif_fraction=args.motif_fraction, recordings_per_session=args.recordings,
-                               recording_s=args.recording_s, seed=args.seed)
+                               recording_s=args.recording_s, seed=args.seed, **(DIFFICULTY_OFF if args.easy else {}))
     n_files = len(synthesized_files(args.out))
     kind = "clips" if args.mode == "clips" else "recordings (annotations: annotations.csv)"
     print(f"wrote {n_files} {kind} holding {len(truth)} events from {args.sessions} sessions to {args.out} "
@@ -183,6 +183,10 @@ def build_parser():
     synth.add_argument("--snr-min-db", type=float, default=-3.0, help="lowest event SNR in the band (dB, default -3)")
     synth.add_argument("--snr-max-db", type=float, default=15.0, help="highest event SNR in the band (dB, default 15)")
     synth.add_argument("--seed", type=int, default=0, help="random seed; the same seed writes the same files")
+    synth.add_argument("--easy", action="store_true",
+                       help="without the difficulty of clip-labelled recordings (no clicks over whistles, natural "
+                            "clip levels, no per-session bands, events filling their clips): the generator of "
+                            "version 2")
     synth.set_defaults(handler=_synth)
 
     report = commands.add_parser("report", help="run every notebook with papermill and build the Jupyter Book",

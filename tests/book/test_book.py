@@ -11,11 +11,14 @@ from dolphin_ae.train.compare import WALL_CLOCK_COLUMNS
 pytestmark = pytest.mark.slow
 
 REPORT = [sys.executable, "-m", "dolphin_ae", "report", "--profile", "ci"]
-# Floors the ci profile's synthetic truth leaves room above. Measured at the ci profile (seed 0): the
-# band-profile peer 0.902 silence balanced accuracy (energy threshold 0.527) and 0.826 signal-type
-# accuracy; V-measures of the peers, of KMeans on the codes with k true, and on the signals 0.32-0.52.
-GBM_SILENCE_FLOOR = 0.8
-GBM_SIGNAL_TYPE_FLOOR = 0.6
+# Floors the ci profile's synthetic truth leaves room above. Measured at the ci profile (seed 0) on the
+# synthetic data of generator version 3 (the difficulty of clip-labelled recordings: session bands unseen
+# in training, window labels noisy, levels no cue): the band-profile peer 0.810 silence balanced accuracy
+# (energy threshold 0.497, per-recording 0.517) and 0.632 signal-type accuracy; V-measures of the peers,
+# of KMeans on the codes with k true, and on the signals 0.15-0.34. (Version 2's data gave 0.902, 0.527,
+# 0.826 and 0.32-0.52; the floors were 0.8 and 0.6 then, too close to the new numbers to keep.)
+GBM_SILENCE_FLOOR = 0.7
+GBM_SIGNAL_TYPE_FLOOR = 0.5
 CLUSTERING_V_FLOOR = 0.1
 
 
@@ -45,9 +48,9 @@ def test_metrics_carry_the_design_keys(built_run):
         assert [sum(row) for row in matrix] == [sum(row) for row in network["confusion_matrix"]], name
         assert values["balanced_accuracy"] == pytest.approx(
             (matrix[0][0] / sum(matrix[0]) + matrix[1][1] / sum(matrix[1])) / 2), name
-    # The synthetic silence is background alone and every signal is an event mixed in at -3 dB SNR or
-    # more: the band profile separates them (0.96 at the cpu profile) while one level threshold, across
-    # sessions whose backgrounds differ by 15 dB, cannot.
+    # The synthetic silence is background alone and every signal clip holds an event mixed in at -3 dB SNR
+    # or more: the band profile separates most windows while one level threshold, with clip levels drawn
+    # the same for every label, cannot.
     gbm = metrics["silence_peers"]["band_profile_gbm"]["balanced_accuracy"]
     assert gbm > GBM_SILENCE_FLOOR and gbm > metrics["silence_peers"]["energy_global"]["balanced_accuracy"]
     assert metrics["reconstruction"]["mse"] > 0 and metrics["reconstruction"]["pca_mse"] > 0

@@ -19,11 +19,9 @@ from its seed.
 A signature whistle is one fixed :class:`WhistleShape` (:func:`make_motif_bank`), sung again and
 again with small per-rendition variation (:func:`vary_whistle_shape`).
 
-**Background.** Each recording session has its own (:class:`Session`): coloured ocean noise (power
-falling as ``1/f**alpha``) at its own level; snapping-shrimp impulses at its own rate; and, in some
-sessions, a passing boat: engine and propeller tonals (a fundamental of 40-160 Hz and its harmonics,
-most energy below the analysis band) plus broadband cavitation noise modulated at the blade rate,
-its level rising and falling as the boat passes.
+**Background.** Each recording session has its own (:class:`Session`, in
+:mod:`dolphin_ae.data.synth_background`, re-exported here): coloured ocean noise, snapping shrimp,
+sometimes a passing boat, and stationary hum bands and tonal lines of its own in the band.
 
 **SNR.** Each event is mixed in (:func:`mix_event`) at a chosen signal-to-noise ratio measured in
 the analysis band (above ``band_fmin_hz``): the event's mean power over its duration against the
@@ -34,32 +32,21 @@ background.
 from dataclasses import dataclass, replace
 
 import numpy as np
-import scipy.fft
 
 from dolphin_ae.constants import SIGNAL_LABELS
+from dolphin_ae.data.synth_background import (  # noqa: F401  (re-exported: the sounds' one entry point)
+    Session,
+    _add_at,
+    background,
+    band_power,
+    boat_noise,
+    draw_session_bands,
+)
 from dolphin_ae.exceptions import ParameterError
 
 WHISTLE_CONTOURS = ("upsweep", "downsweep", "convex", "concave", "sinusoidal", "multiloop")
 # Natural durations (s) of the events other than whistles, drawn uniformly (at most the room left).
 EVENT_DURATION_S = {"burst": (0.1, 0.8), "click": (0.3, 1.6)}
-
-
-@dataclass(frozen=True)
-class Session:
-    """The background of one recording session.
-
-    ``boat_level_db`` is the boat's broadband level at its closest approach relative to the ocean
-    noise (dB), or None for a session without a boat.
-    """
-
-    name: str
-    noise_alpha: float  # spectral slope of the coloured noise (power ~ 1/f**alpha)
-    level_db: float  # RMS level of the coloured noise (dB re full scale)
-    shrimp_per_s: float  # mean rate of snapping-shrimp impulses (1/s)
-    boat_level_db: float | None = None
-    boat_fundamental_hz: float = 80.0  # engine/propeller shaft tonal (Hz)
-    boat_blades: int = 3  # propeller blades: the cavitation is modulated at blades x shaft rate
-    motifs: tuple = ()  # signature whistles heard in this session (motif ids)
 
 
 @dataclass(frozen=True)
@@ -81,46 +68,11 @@ class WhistleShape:
 
 # ---------------------------------------------------------------------------------------- helpers
 
-def band_power(x, sr, fmin_hz):
-    """Mean power of ``x`` above ``fmin_hz`` (full-scale units squared).
-
-    The FFT is zero-padded to a fast length (Parseval holds up to the padding's smoothing, the
-    same for every signal compared).
-    """
-    n = x.shape[0]
-    n_fft = scipy.fft.next_fast_len(n, real=True)
-    spectrum = scipy.fft.rfft(x, n=n_fft)
-    freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
-    return float(np.sum(np.abs(spectrum[freqs >= fmin_hz]) ** 2) / (n * n_fft))
-
-
-def _coloured_noise(n, sr, alpha, rng):
-    n_fft = scipy.fft.next_fast_len(n, real=True)  # a fast length, cropped to n
-    spectrum = scipy.fft.rfft(rng.standard_normal(n_fft))
-    freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
-    freqs[0] = freqs[1]
-    noise = scipy.fft.irfft(spectrum / freqs ** (alpha / 2.0), n=n_fft)[:n]
-    return noise / (np.std(noise) + 1e-12)
-
-
-def _lowpass(x, sr, cutoff_hz):
-    n_fft = scipy.fft.next_fast_len(x.shape[0], real=True)
-    spectrum = scipy.fft.rfft(x, n=n_fft)
-    spectrum[np.fft.rfftfreq(n_fft, 1.0 / sr) > cutoff_hz] = 0.0
-    return scipy.fft.irfft(spectrum, n=n_fft)[: x.shape[0]]
-
-
 def _pulse(sr, *, centre_hz, sigma_s, rng):
     """A short broadband Gabor pulse (a click), unit peak amplitude."""
     half = int(np.ceil(4 * sigma_s * sr))
     t = np.arange(-half, half + 1) / sr
     return np.exp(-0.5 * (t / sigma_s) ** 2) * np.cos(2 * np.pi * centre_hz * t + rng.uniform(0, 2 * np.pi))
-
-
-def _add_at(y, pulse, start):
-    stop = min(start + pulse.shape[0], y.shape[0])
-    if 0 <= start < stop:
-        y[start:stop] += pulse[: stop - start]
 
 
 def _raised_cosine_envelope(n, sr, *, attack_s, release_s):
@@ -134,52 +86,6 @@ def _raised_cosine_envelope(n, sr, *, attack_s, release_s):
             else:
                 envelope[:length] *= ramp
     return envelope
-
-
-# ------------------------------------------------------------------------------------- background
-
-def _shrimp(n, sr, session, rng):
-    y = np.zeros(n)
-    count = rng.poisson(session.shrimp_per_s * n / sr)
-    for start in rng.integers(0, n, size=count):
-        decay_s = rng.uniform(5e-5, 2e-4)
-        length = int(6 * decay_s * sr) + 1
-        impulse = rng.standard_normal(length) * np.exp(-np.arange(length) / (decay_s * sr))
-        _add_at(y, impulse * rng.lognormal(np.log(4.0), 0.6), int(start))
-    return y
-
-
-def boat_noise(n, sr, session, rng):
-    """A passing boat, unit RMS at its closest approach: tonals plus blade-rate cavitation.
-
-    The shaft rate wanders by about half a percent; the tonals' harmonics fall as ``1/h`` (a
-    sawtooth of the shaft phase) and stop at 6 kHz; the cavitation is white-ish noise (``1/f**0.5``)
-    whose amplitude swings at the blade rate; the whole passes with a power envelope
-    ``1 / (1 + ((t - t0)/tau)**2)``.
-    """
-    t = np.arange(n) / sr
-    shaft_hz = session.boat_fundamental_hz * (1 + 0.005 * np.sin(2 * np.pi * rng.uniform(0.05, 0.3) * t
-                                                                 + rng.uniform(0, 2 * np.pi)))
-    phase = 2 * np.pi * np.cumsum(shaft_hz) / sr
-    # sum_h sin(h phase) / h is a sawtooth; low-passing it keeps the harmonics below 6 kHz.
-    sawtooth = (np.pi - np.mod(phase + rng.uniform(0, 2 * np.pi), 2 * np.pi)) / 2
-    tonal = _lowpass(sawtooth, sr, min(6000.0, 0.45 * sr))
-    tonal /= np.std(tonal) + 1e-12
-    blade = 1.0 + 0.6 * np.cos(session.boat_blades * phase)
-    cavitation = _coloured_noise(n, sr, 0.5, rng) * blade
-    cavitation /= np.std(cavitation) + 1e-12
-    duration_s = n / sr
-    closest_s, tau_s = rng.uniform(0, duration_s), rng.uniform(5.0, 30.0)
-    envelope = 1.0 / np.sqrt(1.0 + ((t - closest_s) / tau_s) ** 2)
-    return (0.5 * tonal + cavitation) * envelope
-
-
-def background(n, sr, session, rng):
-    """Background of ``n`` samples for ``session``: coloured noise, shrimp, and a boat if it has one."""
-    noise = _coloured_noise(n, sr, session.noise_alpha, rng) + _shrimp(n, sr, session, rng)
-    if session.boat_level_db is not None:
-        noise = noise + boat_noise(n, sr, session, rng) * 10 ** (session.boat_level_db / 20.0)
-    return noise * 10 ** (session.level_db / 20.0)
 
 
 # --------------------------------------------------------------------------------------- whistles
@@ -360,6 +266,31 @@ def mix_event(y, clean_background, event, start, snr_db, sr, band_fmin_hz):
     gain = np.sqrt(noise_power / max(band_power(event, sr, band_fmin_hz), 1e-20)) * 10 ** (snr_db / 20.0)
     y[start:stop] += event * gain
     return stop
+
+
+def accompanying_clicks(event_start, event_stop, n, sr, rng, *, margin=0):
+    """An echolocation train over part of an event, as pods echolocate while they whistle.
+
+    The event lies at samples ``event_start:event_stop`` of a signal of ``n`` samples. The train
+    lasts 0.5-1.5 times the event (at least 0.1 s, at most the ``n - 2 * margin`` samples between
+    the margins) and covers a point drawn uniformly within the event, so it always overlaps the
+    event and often runs on before or after it: some windows then hold clicks and no whistle.
+
+    Returns
+    -------
+    y : np.ndarray, shape (length,)
+        The train (:func:`make_event` of ``click``), peak about 1.
+    kind : str
+        ``echolocation`` or ``echolocation_buzz``.
+    start : int
+        The sample where it starts.
+    """
+    room = max(1, n - 2 * margin)
+    length = int(min(max(rng.uniform(0.5, 1.5) * (event_stop - event_start), 0.1 * sr), room))
+    point = int(rng.integers(event_start, max(event_start + 1, event_stop)))
+    start = int(np.clip(point - int(rng.uniform(0, length)), margin, max(margin, n - margin - length)))
+    y, kind = make_event("click", length / sr, sr, rng)
+    return y[:length], kind, start
 
 
 def make_motif_bank(n_motifs, rng):
