@@ -178,8 +178,8 @@ table.style.format({"balanced accuracy": "{:.3f}", "recall of signals (not silen
 # background level, and quiet events sit close to loud backgrounds, so the two classes overlap.
 # Measuring each window against its own recording's median level (threshold
 # {glue:text}`relative_threshold_db:.1f` dB above it) takes the session's level out, but not the clip's:
-# where noise clips are as often louder than calls as quieter, as in clip-labelled recordings and in
-# this book's synthetic data, neither threshold has much to go on (their balanced accuracies above).
+# where noise clips are as often louder than calls as quieter (this book's synthetic data draws them
+# so), neither threshold has much to go on: their balanced accuracies above say how much.
 # The network's input is normalised per window: it judges the shape of the sound, not its loudness.
 
 # %%
