@@ -16,6 +16,7 @@ and a second ``conftest.py`` in a sub-folder would be imported under the same mo
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow unless KERAS_BACKEND names another: `make test-backends` runs tests under jax and torch.
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import shutil  # noqa: E402
