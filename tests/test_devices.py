@@ -6,6 +6,7 @@ return on a machine with an NVIDIA H200 and on one without a GPU. ``make test-ba
 under JAX and PyTorch as well.
 """
 
+import os
 from types import SimpleNamespace
 
 import keras
@@ -91,3 +92,17 @@ def test_an_unknown_profile_is_refused():
 
     with pytest.raises(ParameterError, match="profile must be one of"):
         choose_profile("tpu")
+
+
+def test_the_look_for_a_gpu_leaves_the_gpu_memory_to_the_chapters(monkeypatch):
+    # Under JAX the report's own process starts a GPU client to look; it must not preallocate the memory
+    # the chapters' kernels need, and the kernels must start with the environment unchanged.
+    seen = []
+    monkeypatch.delenv("XLA_PYTHON_CLIENT_PREALLOCATE", raising=False)
+    monkeypatch.setattr("dolphin_ae.runio.has_gpu", lambda: seen.append(os.environ.get("XLA_PYTHON_CLIENT_PREALLOCATE"))
+                        or True)
+    assert choose_profile("auto") == "gpu"
+    assert seen == ["false"] and "XLA_PYTHON_CLIENT_PREALLOCATE" not in os.environ
+    monkeypatch.setenv("XLA_PYTHON_CLIENT_PREALLOCATE", "true")
+    assert choose_profile("auto") == "gpu"
+    assert seen == ["false", "true"] and os.environ["XLA_PYTHON_CLIENT_PREALLOCATE"] == "true"
