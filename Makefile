@@ -27,6 +27,9 @@ BACKENDS_STAMP := $(BACKENDS_VENV)/.installed
 BACKENDS ?= jax torch
 BACKEND_TESTS ?= tests/test_backends.py tests/test_devices.py tests/models tests/train/test_training.py \
 	tests/train/test_heads.py tests/train/test_objectives.py tests/field/test_detect.py
+# Of those, every test not marked slow, and the slow ones marked `backends` (checkpoint resume, every model's
+# save and load, detect and embed).
+BACKEND_MARKS ?= not slow or backends
 
 .PHONY: install book test check test-backends clean
 
@@ -64,7 +67,8 @@ $(BACKENDS_STAMP): pyproject.toml requirements.lock requirements-jax.lock requir
 test-backends: $(BACKENDS_STAMP)
 	@failed=""; for backend in $(BACKENDS); do \
 	    echo "== KERAS_BACKEND=$$backend"; \
-	    KERAS_BACKEND=$$backend $(BACKENDS_VENV)/bin/python -m pytest -p no:cacheprovider $(BACKEND_TESTS) \
+	    KERAS_BACKEND=$$backend $(BACKENDS_VENV)/bin/python -m pytest -p no:cacheprovider -m "$(BACKEND_MARKS)" \
+	        $(BACKEND_TESTS) \
 	        || failed="$$failed $$backend"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "test-backends failed on:$$failed"; exit 1; fi

@@ -27,6 +27,8 @@ from dolphin_ae.data.synth import synthesize_dataset
 from dolphin_ae.data.synth_long import write_long_recording
 
 LATENT_DIM = 16
+# The tests that use the trained detector are slow (conftest.SLOW_FIXTURES); the backend matrix runs them all.
+pytestmark = pytest.mark.backends
 
 
 @pytest.fixture(scope="module")

@@ -62,6 +62,7 @@ def test_variational_encoder_is_a_plain_mean_encoder():
 
 
 @pytest.mark.slow
+@pytest.mark.backends
 @pytest.mark.parametrize("name", sorted(MODEL_BUILDERS))
 def test_every_model_trains_and_round_trips(name, tmp_path):
     keras.utils.set_random_seed(0)
