@@ -36,6 +36,7 @@ seed: int = 0  # random seed for weights and batch order
 model: str = "conv_v5"  # autoencoder: conv_v5, lstm_v4_1, lstm_v4_3 or vae_v4_2
 conv_filters: list = [128, 64, 32, 16]  # conv_v5: filters of the four encoder convolutions (the seed's sizes)
 lstm_width: float = 1.0  # LSTM V4: scale of the seed's filters and units (1: 256 filters, 128 units)
+lstm_decoder_input: str = "repeat"  # LSTM V4: the code at every decoder step ("repeat") or, as the seed, at step 0 then zeros ("first_step"); see chapter 07
 kernel_size: int = 8  # convolution kernel size (frames x bins)
 latent_dim: int = 128  # numbers per window code
 output_activation: str = "linear"  # decoder output; the seed's "relu" cannot produce negative z-scores
@@ -115,7 +116,7 @@ print(f"{len(train_indices)} training, {len(validation_indices)} validation, {le
 options = model_options(model, input_shape=dataset.windows.shape[1:] + (1,), conv_filters=conv_filters,
                         lstm_width=lstm_width, kernel_size=kernel_size, latent_dim=latent_dim,
                         output_activation=output_activation, conv_activation=conv_activation,
-                        conv_batch_norm=conv_batch_norm, seed=seed)
+                        conv_batch_norm=conv_batch_norm, seed=seed, decoder_input=lstm_decoder_input)
 with precision_policy(mixed_precision):
     autoencoder = build_model(model, **options)
 encoder = autoencoder.get_layer("encoder")

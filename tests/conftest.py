@@ -8,14 +8,22 @@ here, whatever its module says.
 The ``ci`` report that ``built_run`` shares is started in the background as soon as collection
 finds a selected test that needs it, and those tests run last, so the build overlaps the rest of
 the suite (``DOLPHIN_AE_TEST_BUILD_IN_BACKGROUND=0``: build it when first needed, nothing alongside).
+``DOLPHIN_AE_TEST_BUILT_RUN=<run dir>`` reads a finished ``ci`` run of the current code instead of
+building one, for iterating on the book tests (``make test`` and CI never set it).
 
 Kept in this one root ``conftest.py``: tests import helpers from it (``from conftest import tone``),
 and a second ``conftest.py`` in a sub-folder would be imported under the same module name.
 """
 
+import json
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# The suite runs the shared ci build (its notebook kernels) beside its own tests on a few cores. OpenMP
+# threads that spin while they wait (libgomp's default) then hold cores the other process needs: on a
+# loaded machine chapter 03's band-profile gradient boosting took 87 s so, and 8 s with sleeping
+# waiters. They sleep here, in this process and (inherited) in the build's.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # TensorFlow unless KERAS_BACKEND names another: `make test-backends` runs tests under jax and torch.
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
@@ -52,6 +60,8 @@ def pytest_collection_finish(session):
     option = session.config.option
     if option.collectonly or option.setupplan or os.environ.get("DOLPHIN_AE_TEST_BUILD_IN_BACKGROUND") == "0":
         return
+    if os.environ.get("DOLPHIN_AE_TEST_BUILT_RUN"):
+        return
     if any("built_run" in item.fixturenames for item in session.items):
         _start_ci_build(session.config._tmp_path_factory)
 
@@ -83,6 +93,9 @@ def built_run(tmp_path_factory):
     shared by every test that only reads a built run or book: the book tests, the browser check, and
     the resume test's same-seed comparison. Tests must not write into it.
     """
+    given = os.environ.get("DOLPHIN_AE_TEST_BUILT_RUN")
+    if given:
+        return _finished_ci_run(Path(given))
     if "process" not in _ci_build:
         _start_ci_build(tmp_path_factory)
     returncode = _ci_build["process"].wait()
@@ -91,6 +104,16 @@ def built_run(tmp_path_factory):
     output = "".join((_ci_build["logs"] / name).read_text()[-4000:] for name in ("stdout.txt", "stderr.txt"))
     assert returncode == 0, output
     return _ci_build["run_dir"]
+
+
+def _finished_ci_run(run_dir):
+    """``run_dir`` if its manifest shows a ``ci`` report whose every stage finished, else a usage error."""
+    manifest = run_dir / "manifest.json"
+    report = json.loads(manifest.read_text()).get("report", {}) if manifest.is_file() else {}
+    stages = report.get("stages", {})
+    if report.get("profile") != "ci" or not stages or any(s.get("status") != "done" for s in stages.values()):
+        raise pytest.UsageError(f"DOLPHIN_AE_TEST_BUILT_RUN={run_dir}: not a finished ci run (see its manifest.json)")
+    return run_dir
 
 
 def declared_parameters(notebooks, staging):

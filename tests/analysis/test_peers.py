@@ -190,6 +190,7 @@ def test_avgn_never_mixes_separated_blobs_and_umap_kmeans_recovers_them():
         umap_kmeans_labels(windows, 0)
 
 
+@pytest.mark.slow  # UMAP six times
 def test_clustering_peers_score_all_windows_and_the_signals_alone():
     windows, truth = blob_windows(np.random.default_rng(7))
     classes = np.array(["noise", "whistle", "burst", "click"])[truth]

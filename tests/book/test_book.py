@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+from dolphin_ae.train.compare import WALL_CLOCK_COLUMNS
+
 pytestmark = pytest.mark.slow
 
 REPORT = [sys.executable, "-m", "dolphin_ae", "report", "--profile", "ci"]
@@ -106,6 +108,11 @@ def test_metrics_carry_the_design_keys(built_run):
         assert row["PCA test MSE"] == comparison["pca_mse"]
         assert row["test MSE"] > 0 and 0.0 <= row["silence balanced accuracy"] <= 1.0
         assert row["test MSE / PCA MSE"] == pytest.approx(row["test MSE"] / row["PCA test MSE"])
+        # Training speed is measured with a clock: the manifest holds it, the metrics (which repeat) do not.
+        assert not set(WALL_CLOCK_COLUMNS) & set(row)
+    timings = json.loads((built_run / "manifest.json").read_text())["stages"]["07_models"]["timings"]
+    assert set(timings) == set(compared)
+    assert all(timing["training windows per s"] > 0 for timing in timings.values())
     # At ci chapter 02 trains conv_v5 with the chapter's default layers and schedule and no patience: the
     # row of its settings is the conv_v5 row's training, not chapter 02's longer one.
     assert compared["conv_v5 as in chapter 02"]["test MSE"] == pytest.approx(compared["conv_v5"]["test MSE"])

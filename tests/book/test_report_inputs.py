@@ -180,12 +180,14 @@ def test_every_declared_default_is_allowed(tmp_path):
 def test_the_choices_repeat_the_packages_own_names():
     from dolphin_ae.models import MODEL_BUILDERS
     from dolphin_ae.models.conv_v5 import ACTIVATIONS
-    from dolphin_ae.book.parameters import CONV_ACTIVATIONS, LR_SCHEDULES, MODEL_NAMES
+    from dolphin_ae.book.parameters import CONV_ACTIVATIONS, LR_SCHEDULES, LSTM_DECODER_INPUTS, MODEL_NAMES
+    from dolphin_ae.models.lstm_v4 import DECODER_INPUTS
     from dolphin_ae.train.training import LR_SCHEDULES as TRAINING_SCHEDULES
 
     assert MODEL_NAMES == tuple(MODEL_BUILDERS)
     assert set(CONV_ACTIVATIONS) == set(ACTIVATIONS)
     assert set(LR_SCHEDULES) == set(TRAINING_SCHEDULES)
+    assert set(LSTM_DECODER_INPUTS) == set(DECODER_INPUTS)
 
 
 def _project(tmp_path, profile_text):

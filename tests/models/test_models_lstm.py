@@ -23,6 +23,11 @@ def _windows(n=8, seed=0):
     return np.random.default_rng(seed).standard_normal((n, 16, 32, 1)).astype(np.float32)
 
 
+def _infer(model, x):
+    """``model.predict(x)`` without tracing a graph (a few windows; the same layers in inference mode)."""
+    return keras.ops.convert_to_numpy(model(x, training=False))
+
+
 def test_seed_encoder_parameter_counts():
     v4_1 = build_model("lstm_v4_1").get_layer("encoder")
     v4_3 = build_model("lstm_v4_3").get_layer("encoder")
@@ -68,21 +73,21 @@ def test_every_model_trains_and_round_trips(name, tmp_path):
     keras.utils.set_random_seed(0)
     model = build_model(name, **TINY, **TINY_SIZES[name])
     x = _windows()
-    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
-    before = model.evaluate(x, x, verbose=0, return_dict=True)["loss"]
-    model.fit(x, x, epochs=3, batch_size=4, verbose=0)
-    after = model.evaluate(x, x, verbose=0, return_dict=True)["loss"]
-    assert np.isfinite(after) and after < before
+    # Eagerly: tracing the LSTMs' loops would cost far more than these few steps on 8 tiny windows.
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse", run_eagerly=True)
+    losses = model.fit(x, x, epochs=3, batch_size=4, verbose=0).history["loss"]
+    # The training loss falls. (Evaluated in inference mode, the ConvNet's batch norms use moving statistics
+    # that 6 steps have barely moved from their start: that loss fell on TensorFlow and JAX, not on PyTorch.)
+    assert np.isfinite(model.evaluate(x, x, verbose=0, return_dict=True)["loss"]) and losses[-1] < losses[0]
     encoder = model.get_layer("encoder")
-    assert encoder.predict(x, verbose=0).shape == (8, 6)
+    assert _infer(encoder, x).shape == (8, 6)
     path = tmp_path / f"{name}.keras"
     model.save(path)
     restored = keras.models.load_model(path)
-    np.testing.assert_allclose(restored.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(restored.get_layer("encoder").predict(x, verbose=0), encoder.predict(x, verbose=0),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(_infer(restored, x), _infer(model, x), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(_infer(restored.get_layer("encoder"), x), _infer(encoder, x), rtol=1e-5, atol=1e-5)
     # A restored model keeps training (the variational one keeps its own loss).
-    restored.compile(optimizer="adam", loss="mse")
+    restored.compile(optimizer="adam", loss="mse", run_eagerly=True)
     assert np.isfinite(restored.train_on_batch(x[:4], x[:4], return_dict=True)["loss"])
 
 
@@ -95,20 +100,21 @@ def test_variational_loss_is_weighted_mse_plus_kl():
     mean, log_variance = (np.asarray(a) for a in model.get_layer("posterior").predict(x, verbose=0))
     reconstruction = model.predict(x, verbose=0)  # inference decodes the mean
     expected_mse = 1000.0 * np.mean((reconstruction - x) ** 2)
-    expected_kl = float(np.mean(np.asarray(kl_divergence(mean, log_variance))))
+    expected_kl = float(np.mean(keras.ops.convert_to_numpy(kl_divergence(mean, log_variance))))
     assert logs["reconstruction_loss"] == pytest.approx(expected_mse, rel=1e-4)
     assert logs["kl_loss"] == pytest.approx(expected_kl, rel=1e-4, abs=1e-6)
     assert logs["loss"] == pytest.approx(expected_mse + expected_kl, rel=1e-4)
     # The KL of the standard normal from itself is zero, and grows as the mean moves.
-    assert np.asarray(kl_divergence(np.zeros((1, 3)), np.zeros((1, 3))))[0] == pytest.approx(0.0)
-    assert np.asarray(kl_divergence(np.ones((1, 3)), np.zeros((1, 3))))[0] == pytest.approx(1.5)
+    assert keras.ops.convert_to_numpy(kl_divergence(np.zeros((1, 3)), np.zeros((1, 3))))[0] == pytest.approx(0.0)
+    assert keras.ops.convert_to_numpy(kl_divergence(np.ones((1, 3)), np.zeros((1, 3))))[0] == pytest.approx(1.5)
 
 
 def test_training_samples_but_inference_is_deterministic():
     model = build_model("vae_v4_2", **TINY, **TINY_SIZES["vae_v4_2"])
     x = _windows(2)
-    np.testing.assert_array_equal(np.asarray(model(x, training=False)), np.asarray(model(x, training=False)))
-    assert not np.allclose(np.asarray(model(x, training=True)), np.asarray(model(x, training=True)))
+    np.testing.assert_array_equal(_infer(model, x), _infer(model, x))
+    sampled = [keras.ops.convert_to_numpy(model(x, training=True)) for _ in range(2)]
+    assert not np.allclose(*sampled)
 
 
 def test_model_options_pick_each_family_sizes():
@@ -139,3 +145,56 @@ def test_bad_sizes():
     with pytest.raises(ParameterError, match="input_shape"):
         build_model("lstm_v4_1", input_shape=(128, 256))
     assert set(LSTM_MODELS) < set(MODEL_BUILDERS)
+
+
+def test_repeated_code_decoder_has_the_seed_decoders_weights():
+    for name in LSTM_MODELS:
+        seed = build_model(name)
+        repeat = build_model(name, decoder_input="repeat")
+        assert repeat.count_params() == seed.count_params()
+        assert [w.shape for w in repeat.get_layer("decoder").weights] == \
+            [w.shape for w in seed.get_layer("decoder").weights]
+    # The seed's encoder is untouched: 609,024 parameters with either decoder input.
+    assert build_model("lstm_v4_1", decoder_input="repeat").get_layer("encoder").count_params() == 609_024
+    decoder = build_model("lstm_v4_1", **TINY, **TINY_SIZES["lstm_v4_1"], decoder_input="repeat").get_layer("decoder")
+    code = np.arange(6, dtype=np.float32)[None]
+    steps = keras.Model(decoder.input, decoder.get_layer("code_at_every_step").output).predict(code, verbose=0)
+    np.testing.assert_array_equal(steps[0], np.tile(code, (16, 1)))
+
+
+def test_unknown_decoder_input():
+    with pytest.raises(ParameterError, match="decoder_input must be one of"):
+        build_model("lstm_v4_3", **TINY, **TINY_SIZES["lstm_v4_3"], decoder_input="zeros")
+
+
+def test_the_seeds_decoder_forgets_its_code_along_the_window_and_the_repeated_one_does_not():
+    from dolphin_ae.train.evaluation import code_reach
+
+    windows = np.random.default_rng(0).standard_normal((8, 64, 32, 1)).astype(np.float32)
+    reach = {}
+    for decoder_input in ("first_step", "repeat"):
+        keras.utils.set_random_seed(0)
+        model = build_model("lstm_v4_3", input_shape=(64, 32, 1), kernel_size=3, latent_dim=6, filters=4,
+                            lstm_units=16, decoder_units=8, decoder_input=decoder_input)
+        codes = model.get_layer("encoder").predict(windows, verbose=0)
+        reach[decoder_input] = code_reach(model.get_layer("decoder"), codes)
+    # Untrained, the code read at step 0 only fades along the frames: its last quarter barely depends
+    # on it; read at every step, it moves every quarter alike.
+    assert reach["first_step"][-1] < reach["first_step"][0] / 50, reach
+    assert reach["repeat"][-1] > reach["repeat"][0] / 2, reach
+    assert reach["repeat"][-1] > 100 * reach["first_step"][-1], reach
+
+
+
+def test_the_seeds_encoder_cannot_tell_at_what_frequency_a_sound_is():
+    # The max-pool over every frequency bin keeps what the kernels found and when, not where in
+    # frequency: a tonal line at bin 8 and the same line at bin 20 get the same code.
+    keras.utils.set_random_seed(0)
+    encoder = build_lstm_v4_encoder(input_shape=(16, 32, 1), filters=4, kernel_size=3, lstm_units=8, latent_dim=6)
+    low, high = np.zeros((2, 1, 16, 32, 1), dtype=np.float32)
+    low[0, 4:12, 8] = 1.0
+    high[0, 4:12, 20] = 1.0
+    np.testing.assert_allclose(encoder.predict(low, verbose=0), encoder.predict(high, verbose=0), atol=1e-6)
+    later = np.zeros_like(low)
+    later[0, 8:16, 8] = 1.0
+    assert np.abs(encoder.predict(later, verbose=0) - encoder.predict(low, verbose=0)).max() > 1e-4

@@ -5,7 +5,7 @@ import pytest
 
 from dolphin_ae.train.compare import Contender, compare_autoencoders
 from dolphin_ae.exceptions import ParameterError
-from dolphin_ae.train.evaluation import pca_reconstruction_mse
+from dolphin_ae.train.evaluation import mean_window_mse, pca_reconstruction_mse
 
 SIZES = {"conv_filters": (4, 4), "kernel_size": 3, "latent_dim": 6, "output_activation": "linear"}
 
@@ -36,6 +36,8 @@ def test_every_row_trains_on_the_same_windows_for_the_same_epochs(tmp_path):
         assert row["training windows"] == 24 and row["epochs"] == 2
         assert row["PCA test MSE"] == pca_mse
         assert row["test MSE / PCA MSE"] == pytest.approx(row["test MSE"] / pca_mse)
+        assert row["mean-window test MSE"] == pytest.approx(mean_window_mse(windows, train, test))
+        assert row["test MSE / mean-window MSE"] == pytest.approx(row["test MSE"] / row["mean-window test MSE"])
     # Three trainings, each in its own checkpoint folder: the patience of chapter 02 is a run of its own.
     assert len(list(tmp_path.iterdir())) == 3
     # Patience that never triggers in 2 epochs leaves the same model as the row without it.
@@ -76,3 +78,30 @@ def test_the_best_row_has_the_lowest_test_error():
     rows = {"a": {"test MSE": 0.3, "x": 1}, "b": {"test MSE": 0.1, "x": 3}, "c": {"test MSE": 0.1, "x": 0}}
     assert best_row(rows) == "b"
     assert best_row(rows, "x") == "c"
+
+
+def test_mean_window_mse_is_the_error_of_the_training_mean():
+    windows = np.zeros((4, 2, 3), dtype=np.float32)
+    windows[1] = 2.0  # training mean: 1 everywhere
+    windows[2] = 3.0
+    windows[3] = -1.0
+    # Test windows 3 and -1 are 2 away from the mean 1 in every number.
+    assert mean_window_mse(windows, [1, 0], [3, 2]) == pytest.approx(4.0)
+
+
+def test_code_reach_is_zero_where_the_decoding_ignores_the_code():
+    import keras
+
+    from dolphin_ae.train.evaluation import code_reach
+
+    # Frames 0-1 copy the code's two numbers; frames 2-3 are a constant.
+    code = keras.Input(shape=(2,))
+    first = keras.layers.Reshape((2, 1, 1))(code)
+    last = keras.layers.Reshape((2, 1, 1))(keras.layers.Dense(2, kernel_initializer="zeros",
+                                                              bias_initializer="ones")(code))
+    decoder = keras.Model(code, keras.layers.Concatenate(axis=1)([first, last]))
+    codes = np.array([[0.0, 0.0], [1.0, 3.0], [-1.0, 1.0]], dtype=np.float32)
+    # |code - first code| averaged over the two later codes and the two numbers: (1 + 3 + 1 + 1) / 4.
+    np.testing.assert_allclose(code_reach(decoder, codes, n_parts=2), [1.5, 0.0], atol=1e-6)
+    with pytest.raises(ParameterError, match="at least two code vectors"):
+        code_reach(decoder, codes[:1])

@@ -27,6 +27,7 @@ from dolphin_ae.train.objective_settings import OBJECTIVE_PARAMETERS, OBJECTIVES
 # Equal to tuple(dolphin_ae.models.MODEL_BUILDERS), conv_v5.ACTIVATIONS and training.LR_SCHEDULES.
 MODEL_NAMES = ("conv_v5", "lstm_v4_1", "lstm_v4_3", "vae_v4_2")
 CONV_ACTIVATIONS = ("seed", "leaky")
+LSTM_DECODER_INPUTS = ("first_step", "repeat")
 LR_SCHEDULES = ("constant", "cosine")
 
 # Parameter name -> the values it may take (in every notebook that declares it).
@@ -39,6 +40,7 @@ CHOICES = {
     "pad_mode": PAD_MODES,
     "model": MODEL_NAMES,
     "conv_activation": CONV_ACTIVATIONS,
+    "lstm_decoder_input": LSTM_DECODER_INPUTS,
     "lr_schedule": LR_SCHEDULES,
     "objective": OBJECTIVES,
     "code_scaling": SCALINGS,

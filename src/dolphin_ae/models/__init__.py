@@ -28,7 +28,7 @@ def build_model(name, **kwargs):
 
 def model_options(name, *, input_shape, conv_filters=SEED_FILTERS, lstm_width=1.0, kernel_size=8,
                   latent_dim=SEED_LATENT_DIM, output_activation="linear", conv_activation="seed", conv_batch_norm=True,
-                  seed=0):
+                  seed=0, decoder_input="first_step"):
     """The keyword sizes of ``build_model(name, ...)`` from the chapters' flat parameters.
 
     ``conv_filters``, ``conv_activation`` and ``conv_batch_norm`` shape ConvNet v5 (its ``filters``,
@@ -49,6 +49,7 @@ def model_options(name, *, input_shape, conv_filters=SEED_FILTERS, lstm_width=1.
     seed_sizes = V4_3_SIZES if name == "lstm_v4_3" else V4_1_SIZES
     for key in ("filters", "lstm_units", "decoder_units"):
         options[key] = max(1, int(round(seed_sizes[key] * float(lstm_width))))
+    options["decoder_input"] = decoder_input
     if name == "vae_v4_2":
         options["seed"] = int(seed)
     return options

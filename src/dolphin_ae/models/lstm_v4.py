@@ -37,6 +37,17 @@ zeros -> LSTM(``decoder_units``) -> bidirectional LSTM(``lstm_units``) -> reshap
 2 x 128 = 256); a narrowed model adds a per-step dense layer ``to_bins`` that maps the
 ``2 * lstm_units`` features to ``n_bins``.
 
+The seed's decoder input (``decoder_input="first_step"``, the builders' default) makes the
+decoder learn the mean window and stop there: untrained, the code's effect on the decoding fades by
+orders of magnitude along the frames (``dolphin_ae.train.evaluation.code_reach``), so most frames
+are decoded alike whatever the code, the encoder gets a vanishing share of the gradient, and a
+higher learning rate or larger windows do not move it (``bench/lstm_collapse.py``,
+``bench/RESULTS.md``). ``decoder_input="repeat"`` gives the decoder LSTM the code at every step
+(Keras's ``RepeatVector``): the same weights and parameter count, the code reaching every frame;
+the chapters use it. The encoder is the seed's either way; note that its max-pool over every
+frequency bin keeps what its kernels found and when, not at what frequency (the same line at two
+pitches gets one code), which caps how well any LSTM V4 model can reconstruct a window.
+
 v4.1: 256 filters, decoder LSTM 256. v4.3: 128 filters, decoder LSTM 128, linear output. The seed
 gave v4.1 a ReLU output; the default here is linear for both, because the windows are z-normalised
 and about half their values are negative (``output_activation="relu"`` restores the seed's).
@@ -96,15 +107,30 @@ def build_lstm_v4_encoder(*, input_shape=SEED_WINDOW_SHAPE, filters=256, kernel_
     return keras.Model(window, code, name="encoder")
 
 
+DECODER_INPUTS = ("first_step", "repeat")
+
+
 def build_lstm_v4_decoder(*, output_shape=SEED_WINDOW_SHAPE, filters=256, kernel_size=8, lstm_units=128,
-                          latent_dim=SEED_LATENT_DIM, decoder_units=256, output_activation="linear"):
-    """One-to-many decoder: code (latent_dim,) -> window (frames, n_bins, 1), layer ``"reconstruction"``."""
+                          latent_dim=SEED_LATENT_DIM, decoder_units=256, output_activation="linear",
+                          decoder_input="first_step"):
+    """One-to-many decoder: code (latent_dim,) -> window (frames, n_bins, 1), layer ``"reconstruction"``.
+
+    ``decoder_input`` is what the decoder LSTM reads at each of the ``frames`` steps:
+    ``"first_step"`` (the seed's) the code at step 0 and zeros after (layers ``"code_at_step_0"``,
+    ``"zeros_after"``); ``"repeat"`` the code at every step (layer ``"code_at_every_step"``). Both
+    have the same weights and parameter count. See the module docstring for why ``"repeat"``.
+    """
     frames, n_bins, _ = _window_shape(output_shape)
     _positive(filters=filters, kernel_size=kernel_size, lstm_units=lstm_units, latent_dim=latent_dim,
               decoder_units=decoder_units)
+    if decoder_input not in DECODER_INPUTS:
+        raise ParameterError(f"decoder_input must be one of {DECODER_INPUTS}, got {decoder_input!r}")
     code = keras.Input(shape=(int(latent_dim),), name="code")
-    x = layers.Reshape((1, int(latent_dim)), name="code_at_step_0")(code)
-    x = layers.ZeroPadding1D(padding=(0, frames - 1), name="zeros_after")(x)
+    if decoder_input == "repeat":
+        x = layers.RepeatVector(frames, name="code_at_every_step")(code)
+    else:
+        x = layers.Reshape((1, int(latent_dim)), name="code_at_step_0")(code)
+        x = layers.ZeroPadding1D(padding=(0, frames - 1), name="zeros_after")(x)
     x = layers.LSTM(int(decoder_units), return_sequences=True, name="decoder_lstm")(x)
     x = layers.Bidirectional(layers.LSTM(int(lstm_units), return_sequences=True), name="decoder_bilstm")(x)
     if 2 * int(lstm_units) != n_bins:
@@ -124,29 +150,29 @@ def resolve_sizes(sizes, **given):
 
 
 def _build(name, sizes, *, input_shape, filters, kernel_size, lstm_units, latent_dim, decoder_units,
-           output_activation):
+           output_activation, decoder_input):
     filters, lstm_units, latent_dim, decoder_units = resolve_sizes(
         sizes, filters=filters, lstm_units=lstm_units, latent_dim=latent_dim, decoder_units=decoder_units)
     encoder = build_lstm_v4_encoder(input_shape=input_shape, filters=filters, kernel_size=kernel_size,
                                     lstm_units=lstm_units, latent_dim=latent_dim)
     decoder = build_lstm_v4_decoder(output_shape=input_shape, filters=filters, kernel_size=kernel_size,
                                     lstm_units=lstm_units, latent_dim=latent_dim, decoder_units=decoder_units,
-                                    output_activation=output_activation)
+                                    output_activation=output_activation, decoder_input=decoder_input)
     window = keras.Input(shape=tuple(int(s) for s in input_shape), name="window")
     return keras.Model(window, decoder(encoder(window)), name=name)
 
 
 def build_lstm_v4_1(*, input_shape=SEED_WINDOW_SHAPE, filters=None, kernel_size=8, lstm_units=None, latent_dim=None,
-                    decoder_units=None, output_activation="linear"):
+                    decoder_units=None, output_activation="linear", decoder_input="first_step"):
     """The autoencoder ``"lstm_v4_1"``; sizes left at None take the seed's (``V4_1_SIZES``)."""
     return _build("lstm_v4_1", V4_1_SIZES, input_shape=input_shape, filters=filters, kernel_size=kernel_size,
                   lstm_units=lstm_units, latent_dim=latent_dim, decoder_units=decoder_units,
-                  output_activation=output_activation)
+                  output_activation=output_activation, decoder_input=decoder_input)
 
 
 def build_lstm_v4_3(*, input_shape=SEED_WINDOW_SHAPE, filters=None, kernel_size=8, lstm_units=None, latent_dim=None,
-                    decoder_units=None, output_activation="linear"):
+                    decoder_units=None, output_activation="linear", decoder_input="first_step"):
     """The autoencoder ``"lstm_v4_3"``; sizes left at None take the seed's (``V4_3_SIZES``)."""
     return _build("lstm_v4_3", V4_3_SIZES, input_shape=input_shape, filters=filters, kernel_size=kernel_size,
                   lstm_units=lstm_units, latent_dim=latent_dim, decoder_units=decoder_units,
-                  output_activation=output_activation)
+                  output_activation=output_activation, decoder_input=decoder_input)

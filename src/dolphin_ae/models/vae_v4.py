@@ -48,7 +48,11 @@ def build_vae_posterior(*, input_shape=SEED_WINDOW_SHAPE, filters=256, kernel_si
 
 
 def kl_divergence(mean, log_variance):
-    """KL(N(mean, exp(log_variance)) || N(0, 1)) per window, summed over the code, shape (batch,)."""
+    """KL(N(mean, exp(log_variance)) || N(0, 1)) per window, summed over the code, shape (batch,).
+
+    ``mean`` and ``log_variance`` are (batch, latent_dim) tensors or arrays (NumPy arrays too, on every backend).
+    """
+    mean, log_variance = ops.convert_to_tensor(mean, "float32"), ops.convert_to_tensor(log_variance, "float32")
     return -0.5 * ops.sum(1.0 + log_variance - ops.square(mean) - ops.exp(log_variance), axis=-1)
 
 
@@ -120,7 +124,7 @@ class VariationalAutoencoder(keras.Model):
 
 def build_vae_v4_2(*, input_shape=SEED_WINDOW_SHAPE, filters=None, kernel_size=8, lstm_units=None, latent_dim=None,
                    decoder_units=None, output_activation="linear", reconstruction_weight=SEED_RECONSTRUCTION_WEIGHT,
-                   seed=0):
+                   seed=0, decoder_input="first_step"):
     """The autoencoder ``"vae_v4_2"``: v4.1's sizes (left at None) with a variational code."""
     filters, lstm_units, latent_dim, decoder_units = resolve_sizes(
         V4_1_SIZES, filters=filters, lstm_units=lstm_units, latent_dim=latent_dim, decoder_units=decoder_units)
@@ -128,7 +132,7 @@ def build_vae_v4_2(*, input_shape=SEED_WINDOW_SHAPE, filters=None, kernel_size=8
                                     lstm_units=lstm_units, latent_dim=latent_dim)
     decoder = build_lstm_v4_decoder(output_shape=input_shape, filters=filters, kernel_size=kernel_size,
                                     lstm_units=lstm_units, latent_dim=latent_dim, decoder_units=decoder_units,
-                                    output_activation=output_activation)
+                                    output_activation=output_activation, decoder_input=decoder_input)
     model = VariationalAutoencoder(posterior, decoder, reconstruction_weight=reconstruction_weight, seed=seed,
                                    name="vae_v4_2")
     model.build((None,) + tuple(int(s) for s in input_shape))

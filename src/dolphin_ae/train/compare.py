@@ -13,7 +13,7 @@ import numpy as np
 from dolphin_ae.constants import SEED_LATENT_DIM
 from dolphin_ae.exceptions import ParameterError
 from dolphin_ae.models import MODEL_BUILDERS, build_model, model_options
-from dolphin_ae.train.evaluation import pca_reconstruction_mse, reconstruction_mse
+from dolphin_ae.train.evaluation import code_reach, mean_window_mse, pca_reconstruction_mse, reconstruction_mse
 from dolphin_ae.train.silence import silence_metrics, train_silence_on_encoder
 from dolphin_ae.train.training import precision_policy, train_autoencoder
 
@@ -37,6 +37,11 @@ class Contender:
             return training
         norm = "batch norm" if self.conv_batch_norm else "no batch norm"
         return f"{self.conv_activation} activation, {norm}, {training}"
+
+
+# The columns of a comparison row measured with a clock: they differ from run to run at the same seed,
+# so a chapter records them in the manifest, not among the metrics that must repeat.
+WALL_CLOCK_COLUMNS = ("training s per epoch", "training windows per s")
 
 
 def chapter_contenders(compare_models, *, conv_activation="leaky", conv_batch_norm=False, lr_schedule="cosine",
@@ -89,7 +94,7 @@ def compare_autoencoders(windows, is_silence, contenders, *, train_indices, vali
         Shared by every row.
     sizes : dict
         ``model_options`` keywords shared by every row: ``conv_filters``, ``lstm_width``,
-        ``kernel_size``, ``latent_dim``, ``output_activation``.
+        ``kernel_size``, ``latent_dim``, ``output_activation``, ``decoder_input`` (the LSTM models').
     epochs : int
         Training epochs of every row (fewer only where a row's ``patience`` stops it early).
 
@@ -98,7 +103,8 @@ def compare_autoencoders(windows, is_silence, contenders, *, train_indices, vali
     rows : dict
         Label -> sizes, settings, encoder and autoencoder parameters, training windows, epochs,
         training s per epoch (median after the first, which includes tracing), training windows
-        per s, test MSE, PCA test MSE, test MSE / PCA MSE, silence balanced accuracy (a silence head
+        per s, test MSE, PCA test MSE, test MSE / PCA MSE, mean-window test MSE (``mean_window_mse``),
+        test MSE / mean-window MSE (1: the model has collapsed to the mean window), silence balanced accuracy (a silence head
         on the frozen encoder, threshold 0.5, test windows).
     pca_mse : float
         Test MSE of a PCA with ``latent_dim`` components fitted on the training windows.
@@ -111,6 +117,7 @@ def compare_autoencoders(windows, is_silence, contenders, *, train_indices, vali
             raise ParameterError(f"compare_models: {contender.model!r} is not one of {sorted(MODEL_BUILDERS)}")
     latent_dim = int(sizes.get("latent_dim", SEED_LATENT_DIM))
     pca_mse = pca_reconstruction_mse(windows, train_indices, test_indices, n_components=latent_dim, seed=seed)
+    mean_mse = mean_window_mse(windows, train_indices, test_indices)
     is_silence = np.asarray(is_silence)
     rows = {}
     for contender in contenders:
@@ -143,7 +150,28 @@ def compare_autoencoders(windows, is_silence, contenders, *, train_indices, vali
             "test MSE": test_mse,
             "PCA test MSE": pca_mse,
             "test MSE / PCA MSE": test_mse / pca_mse,
+            "mean-window test MSE": mean_mse,
+            "test MSE / mean-window MSE": test_mse / mean_mse,
             "silence balanced accuracy": silence_metrics(is_silence[test_indices],
                                                          probability >= 0.5)["balanced_accuracy"],
         }
     return rows, pca_mse
+
+
+def decoder_reach(windows, indices, model, sizes, decoder_inputs, *, n_parts=4, seed=0):
+    """``code_reach`` of an untrained ``model`` (an LSTM V4 one) for each of ``decoder_inputs``.
+
+    Each model is built with ``sizes`` (as ``compare_autoencoders``) and the same initial weights;
+    its encoder codes ``windows[indices]`` and its decoder decodes them. Returns a dict
+    decoder input -> array of shape (n_parts,): how much the decoding changes with the code, in
+    each part of the frames, before any training.
+    """
+    reach = {}
+    x = np.asarray(windows[np.sort(indices)], dtype=np.float32)[..., None]
+    for decoder_input in decoder_inputs:
+        keras.utils.set_random_seed(seed)
+        options = model_options(model, input_shape=x.shape[1:], **{**sizes, "decoder_input": decoder_input}, seed=seed)
+        autoencoder = build_model(model, **options)
+        codes = autoencoder.get_layer("encoder").predict(x, verbose=0)
+        reach[decoder_input] = code_reach(autoencoder.get_layer("decoder"), codes, n_parts=n_parts)
+    return reach
