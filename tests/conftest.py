@@ -24,6 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # loaded machine chapter 03's band-profile gradient boosting took 87 s so, and 8 s with sleeping
 # waiters. They sleep here, in this process and (inherited) in the build's.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# TensorFlow unless KERAS_BACKEND names another: `make test-backends` runs tests under jax and torch.
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import shutil  # noqa: E402

@@ -1,4 +1,5 @@
-"""The package's layers import one way: a sub-package imports only those below it; only viz draws."""
+"""The package's layers import one way: a sub-package imports only those below it; only viz draws; only runio
+names a Keras backend."""
 
 import ast
 from pathlib import Path
@@ -11,6 +12,9 @@ LAYERS = ["exceptions", "constants", "layout", "runio", "audio", "data", "models
           "viz", "book", "cli"]
 CORE = {"exceptions", "constants", "layout", "runio"}
 DRAWING = ("matplotlib", "seaborn")
+# The Keras backends' own packages. Models, losses and training use keras and keras.ops alone, so every
+# backend runs them; only runio imports these, to list the devices the backend sees.
+BACKENDS = ("tensorflow", "tf_keras", "jax", "jaxlib", "torch")
 
 
 def _imports(path):
@@ -57,3 +61,10 @@ def test_no_module_is_much_over_400_lines():
     long = {str(p.relative_to(PACKAGE)): n for p in PACKAGE.rglob("*.py")
             if (n := len(p.read_text().splitlines())) > 420}
     assert not long, long
+
+
+def test_only_runio_imports_a_backend():
+    found = [f"{path.relative_to(PACKAGE)} imports {module}" for path in sorted(PACKAGE.rglob("*.py"))
+             if path.relative_to(PACKAGE) != Path("runio.py")
+             for module in _imports(path) if module.split(".")[0] in BACKENDS]
+    assert not found, found

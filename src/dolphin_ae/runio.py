@@ -160,12 +160,18 @@ def git_commit(directory=None):
 
 
 def environment_summary():
-    """Package versions, Keras backend and compute devices, for the manifest."""
+    """Package versions, Keras backend and compute devices, for the manifest.
+
+    ``devices`` names every device the backend sees (``["CPU:0", "GPU:0"]``); ``device`` is the one
+    the models run on, with what it is: the first GPU when there is one (``"GPU:0 (NVIDIA H200)"``),
+    else ``"CPU:0"``.
+    """
     from importlib import metadata
 
     versions = {}
-    for name in ("dolphin-ae", "keras", "tensorflow-cpu", "tensorflow", "jax", "torch", "numpy", "scipy",
-                 "scikit-learn", "librosa", "soundfile", "papermill", "jupytext", "jupyter-book", "matplotlib"):
+    for name in ("dolphin-ae", "keras", "tensorflow-cpu", "tensorflow", "jax", "jaxlib", "jax-cuda12-plugin", "torch",
+                 "numpy", "scipy", "scikit-learn", "librosa", "soundfile", "papermill", "jupytext", "jupyter-book",
+                 "matplotlib"):
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -173,19 +179,27 @@ def environment_summary():
     import keras
 
     backend = keras.backend.backend()
+    devices = backend_devices()
+    gpus = [(name, kind) for name, kind in devices if _is_gpu(name)]
+    name, kind = gpus[0] if gpus else devices[0]
     return {
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
         "keras_backend": backend,
-        "devices": list_devices(),
+        "devices": [device for device, _ in devices],
+        "device": f"{name} ({kind})" if kind else name,
         "packages": versions,
         "git_commit": git_commit(),
     }
 
 
-def list_devices():
-    """Names of the compute devices the Keras backend sees, e.g. ``["CPU:0", "GPU:0"]``."""
+def backend_devices():
+    """``(name, kind)`` of every compute device the Keras backend sees, e.g. ``[("CPU:0", ""), ("GPU:0", "NVIDIA H200")]``.
+
+    ``name`` is ``TYPE:index``; ``kind`` is the device's model where the backend tells it (a GPU's
+    product name), else ``""``. A backend that cannot list its devices gives ``[("CPU:0", "")]``.
+    """
     import keras
 
     backend = keras.backend.backend()
@@ -193,22 +207,34 @@ def list_devices():
         if backend == "tensorflow":
             import tensorflow as tf
 
-            return [f"{d.device_type}:{d.name.rsplit(':', 1)[-1]}" for d in tf.config.list_logical_devices()]
+            return [(f"{d.device_type}:{d.name.rsplit(':', 1)[-1]}", "") for d in tf.config.list_logical_devices()]
         if backend == "jax":
             import jax
 
-            return [f"{d.platform.upper()}:{d.id}" for d in jax.devices()]
+            return [(f"{d.platform.upper()}:{d.id}", "" if d.platform == "cpu" else str(d.device_kind))
+                    for d in jax.devices()]
         if backend == "torch":
             import torch
 
-            return ["CPU:0"] + [f"GPU:{i}" for i in range(torch.cuda.device_count())]
+            return [("CPU:0", "")] + [(f"GPU:{i}", torch.cuda.get_device_name(i))
+                                      for i in range(torch.cuda.device_count())]
     except Exception:  # a backend that cannot list its devices still runs on the CPU
         pass
-    return ["CPU:0"]
+    return [("CPU:0", "")]
+
+
+def list_devices():
+    """Names of the compute devices the Keras backend sees, e.g. ``["CPU:0", "GPU:0"]``."""
+    return [name for name, _ in backend_devices()]
+
+
+def _is_gpu(name):
+    return name.startswith(("GPU", "CUDA"))
 
 
 def has_gpu():
-    return any(d.startswith(("GPU", "CUDA")) for d in list_devices())
+    """Whether the Keras backend sees a GPU (what ``--profile auto`` chooses by)."""
+    return any(_is_gpu(name) for name in list_devices())
 
 
 def record_stage(run_dir, stage, *, seconds, extra=None):

@@ -1,6 +1,7 @@
 """The CI build of the report: every notebook at the ``ci`` profile, then the HTML book."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -126,7 +127,9 @@ def test_manifest_records_the_run(built_run):
     assert manifest["report"]["profile"] == "ci"
     assert set(manifest["stages"]) >= {"01_data", "02_autoencoder", "03_silence", "04_embedding", "05_clustering",
                                        "06_discovery", "07_models"}
-    assert manifest["environment"]["keras_backend"] == "tensorflow"
+    # The report's kernels inherit the tests' KERAS_BACKEND (TensorFlow unless the environment names another).
+    assert manifest["environment"]["keras_backend"] == os.environ["KERAS_BACKEND"]
+    assert manifest["environment"]["device"] in manifest["environment"]["devices"]
     assert manifest["stages"]["01_data"]["skipped_files"] == []
     for name in ("encoder.keras", "autoencoder.keras", "silence_detector.keras", "signal_type_classifier.keras"):
         assert (built_run / "models" / name).stat().st_size > 0

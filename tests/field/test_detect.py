@@ -24,6 +24,9 @@ from dolphin_ae.data.synth_long import write_long_recording
 
 from conftest import FIELD_LATENT_DIM as LATENT_DIM
 
+# The tests that use the trained detector are slow (conftest.SLOW_FIXTURES); the backend matrix runs them all.
+pytestmark = pytest.mark.backends
+
 
 @pytest.fixture(scope="module")
 def recording(tmp_path_factory):

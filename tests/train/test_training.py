@@ -50,6 +50,7 @@ def test_batches_are_reproducible_per_epoch():
 
 
 @pytest.mark.slow
+@pytest.mark.backends
 @pytest.mark.parametrize("lr_schedule", ["constant", "cosine"])
 def test_interrupted_training_resumes_to_the_same_weights(tmp_path, lr_schedule):
     windows = _windows()

@@ -57,11 +57,21 @@ def find_project_dir(start=None):
 
 
 def choose_profile(profile):
-    """``auto`` becomes ``gpu`` when the Keras backend sees a GPU, else ``cpu``."""
+    """``auto`` becomes ``gpu`` when the Keras backend sees a GPU, else ``cpu``.
+
+    Under JAX the look starts a GPU client here, which by default would hold most of the GPU's memory
+    while the chapters' kernels run: it looks with preallocation off (unless set already).
+    """
     if profile == "auto":
         from dolphin_ae.runio import has_gpu
 
-        return "gpu" if has_gpu() else "cpu"
+        set_here = "XLA_PYTHON_CLIENT_PREALLOCATE" not in os.environ
+        os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+        try:
+            return "gpu" if has_gpu() else "cpu"
+        finally:
+            if set_here:
+                os.environ.pop("XLA_PYTHON_CLIENT_PREALLOCATE", None)
     if profile not in PROFILES:
         raise ParameterError(f"profile must be one of {PROFILES} or 'auto', got {profile!r}")
     return profile

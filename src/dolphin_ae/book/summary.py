@@ -171,7 +171,7 @@ def peer_line(metrics):
 
 
 def run_table(manifest):
-    """Profile, commit, backend, devices, Python and platform of a run, one row each."""
+    """Profile, commit, backend, devices (and the one the models ran on), Python and platform of a run, one row each."""
     report = manifest.get("report", {})
     environment = manifest.get("environment", {})
     rows = [
@@ -180,6 +180,7 @@ def run_table(manifest):
         ("git commit", environment.get("git_commit") or "not in a git checkout"),
         ("Keras backend", environment.get("keras_backend")),
         ("devices", ", ".join(environment.get("devices", [])) or None),
+        ("models ran on", environment.get("device")),
         ("CPU cores", environment.get("cpu_count")),
         ("Python", environment.get("python")),
         ("platform", environment.get("platform")),

@@ -48,7 +48,11 @@ def build_vae_posterior(*, input_shape=SEED_WINDOW_SHAPE, filters=256, kernel_si
 
 
 def kl_divergence(mean, log_variance):
-    """KL(N(mean, exp(log_variance)) || N(0, 1)) per window, summed over the code, shape (batch,)."""
+    """KL(N(mean, exp(log_variance)) || N(0, 1)) per window, summed over the code, shape (batch,).
+
+    ``mean`` and ``log_variance`` are (batch, latent_dim) tensors or arrays (NumPy arrays too, on every backend).
+    """
+    mean, log_variance = ops.convert_to_tensor(mean, "float32"), ops.convert_to_tensor(log_variance, "float32")
     return -0.5 * ops.sum(1.0 + log_variance - ops.square(mean) - ops.exp(log_variance), axis=-1)
 
 
