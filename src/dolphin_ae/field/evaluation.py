@@ -29,12 +29,8 @@ def region_recall_precision(regions, events, *, min_overlap=0.5):
     """
     if not 0 < min_overlap <= 1:
         raise ParameterError(f"min_overlap must be in (0, 1], got {min_overlap}")
-
-    def matches(a, b):
-        return overlap_s(a[0], a[1], b[0], b[1]) >= min_overlap * max(a[1] - a[0], b[1] - b[0])
-
-    found = sum(any(matches(event, region) for region in regions) for event in events)
-    correct = sum(any(matches(region, event) for event in events) for region in regions)
+    found = sum(any(spans_match(event, region, min_overlap) for region in regions) for event in events)
+    correct = sum(any(spans_match(region, event, min_overlap) for event in events) for region in regions)
     return {
         "recall": found / len(events) if len(events) else float("nan"),
         "precision": correct / len(regions) if len(regions) else float("nan"),
