@@ -8,9 +8,9 @@ import dolphin_ae
 
 PACKAGE = Path(dolphin_ae.__file__).resolve().parent
 # Lowest first. The core modules may import each other; everything else only what sits below it.
-LAYERS = ["exceptions", "constants", "layout", "runio", "audio", "data", "models", "train", "analysis", "field",
+LAYERS = ["exceptions", "constants", "layout", "runio", "engine", "audio", "data", "models", "train", "analysis", "field",
           "viz", "book", "cli"]
-CORE = {"exceptions", "constants", "layout", "runio"}
+CORE = {"exceptions", "constants", "layout", "runio", "engine"}
 DRAWING = ("matplotlib", "seaborn")
 # The Keras backends' own packages. Models, losses and training use keras and keras.ops alone, so every
 # backend runs them; only runio imports these, to list the devices the backend sees.
