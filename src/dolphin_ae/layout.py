@@ -16,7 +16,8 @@ field tool (``detect``, ``embed``) and by the book. Modules and chapters name it
                                             silence_detector.keras, signal_type_classifier.keras
         embedding/                          test_codes.npy, test_window_indices.npy, map_<method>.npy
         sequences/                          codes.npy, offsets.npy, dtw_seed.npy, dtw_unit.npy, clips.csv
-        field/                              recording.wav, truth.csv, regions.csv, regions.wav, regions.parquet
+        field/                              recording.wav, truth.csv, regions.csv, regions.wav, regions.parquet,
+                                            archive/ (recordings with signature whistles), index/, index_peer/
         .notebooks/                         the chapters converted to .ipynb, as papermill's inputs
         book/                               the book's pages, the executed chapters <stage>.ipynb and
                                             the built book, _build/html/index.html
@@ -209,6 +210,21 @@ class RunLayout:
     def field_embeddings(self):
         """``embed``'s codes of the regions (Parquet)."""
         return self.field / "regions.parquet"
+
+    @property
+    def field_archive(self):
+        """Synthetic long recordings with planted signature whistles, and their truth (the search section)."""
+        return self.field / "archive"
+
+    @property
+    def field_index(self):
+        """``index``'s folder over the archive, with the run's codes (:class:`IndexLayout`)."""
+        return self.field / "index"
+
+    @property
+    def field_index_peer(self):
+        """The same index with the peer's raw pooled spectrograms as codes."""
+        return self.field / "index_peer"
 
     # The report and the book.
     @property

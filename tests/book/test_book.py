@@ -26,7 +26,7 @@ CLUSTERING_V_FLOOR = 0.1
 def test_book_has_every_chapter(built_run):
     html = built_run / "book" / "_build" / "html"
     chapters = ("01_data", "02_autoencoder", "03_silence", "04_embedding", "05_clustering", "06_discovery",
-                "07_models")
+                "07_models", "08_field")
     for page in ("intro",) + chapters:
         assert (html / f"{page}.html").exists(), page
     for page in chapters:
@@ -120,6 +120,19 @@ def test_metrics_carry_the_design_keys(built_run):
     # row of its settings is the conv_v5 row's training, not chapter 02's longer one.
     assert compared["conv_v5 as in chapter 02"]["test MSE"] == pytest.approx(compared["conv_v5"]["test MSE"])
     assert compared["conv_v5 as in chapter 02"]["settings"] == "leaky activation, no batch norm, cosine rate"
+
+
+def test_search_section_scores_codes_and_peer_on_the_planted_renditions(built_run):
+    search = json.loads((built_run / "metrics.json").read_text())["search"]
+    assert set(search) >= {"codes_codes", "codes_dtw", "peer_codes", "peer_dtw", "chance", "n_queries", "n_regions"}
+    # Each rendition the index holds as a region is one query: at most as many queries as renditions.
+    assert 2 <= search["n_queries"] <= search["n_renditions"]
+    # The floor tests/field/test_search.py argues for: a rendition's pooled spectrogram lies nearer the other
+    # renditions' than random hits do (renditions differ by about 2 % in frequency, less than one pooled block).
+    assert search["peer_codes"] >= 1.5 * search["chance"]
+    html = (built_run / "book" / "_build" / "html" / "08_field.html").read_text()
+    # The query and each hit shown, each with its player; the precision table.
+    assert html.count("<audio") >= 1 + 1 + 2 and "precision at k" in html
 
 
 def test_manifest_records_the_run(built_run):
