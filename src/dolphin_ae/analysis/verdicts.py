@@ -9,6 +9,7 @@ PEER_NAMES = {
     "band_profile_gbm": "gradient boosting on the band profile",
     "avgn": "AVGN: 2-D UMAP + HDBSCAN of log spectrograms",
     "umap_kmeans": "10-D UMAP + KMeans (k true) of raw windows",
+    "pooled_spectrogram": "search over pooled raw spectrograms",
 }
 
 

@@ -41,6 +41,8 @@ HEADLINES = (
     ("field detection: region recall", "detect.region_recall", None, "not measured (no truth for its regions)",
      None, ""),
     ("field detection: region precision", "detect.region_precision", None, "not measured", None, ""),
+    ("search: precision at k, signature whistles", "search.codes_codes", None, "not measured (no search)",
+     "search.chance", "random hits"),
 )
 
 
@@ -55,6 +57,7 @@ PEER_ROWS = {
                                      for peer in ("avgn", "umap_kmeans")],
     "signal_type.accuracy": [("band_profile_gbm", "signal_type_peers.band_profile_gbm.accuracy")],
     "signal_type.balanced_accuracy": [("band_profile_gbm", "signal_type_peers.band_profile_gbm.balanced_accuracy")],
+    "search.codes_codes": [("pooled_spectrogram", "search.peer_codes")],
 }
 
 
