@@ -24,7 +24,8 @@ FLOP/s: the windows per second times the training FLOPs per window of
 matrix products and pooling, counted from its layers; the module gives the rule). The count is the
 model's arithmetic, the same for every setting and backend, not what a backend happens to execute.
 With ``--peak-tflops X`` (the device's dense peak in TFLOP/s, e.g. about 989 for an H200 in dense
-bfloat16) each line also gives the share of that peak reached.
+bfloat16) each line also gives the share of that peak reached. ``--xla-check`` (JAX) prints XLA's own
+count of the forward pass beside ours.
 
 Sizes: ``--sizes cpu`` takes the ``cpu`` profile's (``params/cpu.yaml``: ConvNet v5 filters, LSTM
 width), ``--sizes seed`` the seed's full ConvNet v5.1 (128/64/32/16) and LSTM V4 (width 1);
@@ -34,7 +35,7 @@ installed is named and skipped); without it, the backend of this process.
 
     PYTHONPATH=src python bench/train.py [--backends tensorflow jax torch] [--sizes cpu|seed]
         [--models conv_v5 lstm_v4_1] [--windows 64] [--epochs 3] [--batch-size 32]
-        [--precisions float32 bfloat16] [--jit off on] [--peak-tflops 989]
+        [--precisions float32 bfloat16] [--jit off on] [--peak-tflops 989] [--xla-check]
 """
 
 import argparse
@@ -106,6 +107,22 @@ def ours_rate(name, options, windows, *, epochs, batch_size, mixed_precision, ji
     return steady_rate(len(windows), history["epoch_seconds"])
 
 
+def xla_forward_flops(model):
+    """XLA's own count of ``model``'s forward FLOPs for one window (JAX backend only), a check on ours.
+
+    XLA's cost analysis counts a ``while`` loop's body once, not once per iteration, so the LSTM layers'
+    time steps (each a loop iteration) are left out of it.
+    """
+    import jax
+
+    trainable = [v.value for v in model.trainable_variables]
+    non_trainable = [v.value for v in model.non_trainable_variables]
+    window = np.zeros((1,) + tuple(model.input_shape[1:]), np.float32)
+    forward = jax.jit(lambda t, n, x: model.stateless_call(t, n, x, training=False)[0])
+    cost = forward.lower(trainable, non_trainable, window).compile().cost_analysis()
+    return float((cost[0] if isinstance(cost, list) else cost)["flops"])
+
+
 def describe_size(name, options):
     if name == "conv_v5":
         return "filters " + "/".join(str(f) for f in options["filters"])
@@ -117,7 +134,7 @@ def measure(args):
     import keras
 
     from dolphin_ae.models import build_model, model_options
-    from dolphin_ae.models.flops import training_flops
+    from dolphin_ae.models.flops import TRAINING_FACTOR, training_flops
     from dolphin_ae.runio import backend_devices
 
     backend = keras.backend.backend()
@@ -143,6 +160,10 @@ def measure(args):
                                     lstm_width=sizes["lstm_width"], seed=args.seed)
             probe = build_model(name, **options)
             parameters, flops = probe.count_params(), training_flops(probe)
+            if args.xla_check:
+                ours, xla = flops // TRAINING_FACTOR, xla_forward_flops(probe)
+                print(f"# {name}: forward GFLOP/window counted from the layers {ours / 1e9:.3f}, by XLA's cost analysis "
+                      f"{xla / 1e9:.3f} (XLA / ours {xla / ours:.3f})", flush=True)
             del probe
             settings = {"base": lambda: baseline_rate(name, options, x, epochs=args.epochs,
                                                       batch_size=args.batch_size, seed=args.seed)}
@@ -190,12 +211,16 @@ def parse(argv):
     parser.add_argument("--jit", nargs="+", choices=("off", "on"), default=["off", "on"],
                         help="jit_compile settings of ours (what each means per backend: see the docstring)")
     parser.add_argument("--peak-tflops", type=float, help="the device's dense peak (TFLOP/s): print the share reached")
+    parser.add_argument("--xla-check", action="store_true",
+                        help="JAX only: also print XLA's count of each model's forward FLOPs beside ours")
     parser.add_argument("--repeats", type=int, default=1, help="rounds of measurements; the median is reported")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     for option in ("windows", "epochs", "batch_size", "repeats"):
         if getattr(args, option) < 1:
             parser.error(f"--{option.replace('_', '-')} must be at least 1, got {getattr(args, option)}")
+    if args.xla_check and args.backends != ["jax"] and not (args.backends is None and os.environ.get("KERAS_BACKEND") == "jax"):
+        parser.error("--xla-check needs the JAX backend alone (--backends jax, or KERAS_BACKEND=jax)")
     if args.peak_tflops is not None and args.peak_tflops <= 0:
         parser.error(f"--peak-tflops must be positive, got {args.peak_tflops}")
     return args

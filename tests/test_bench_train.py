@@ -23,7 +23,8 @@ def test_cpu_sizes_are_the_cpu_profiles_and_seed_sizes_the_seeds():
         "custom", {"conv_filters": [128, 64, 32, 16], "lstm_width": 0.5})
 
 
-@pytest.mark.parametrize("argv", [["--windows", "0"], ["--peak-tflops", "-1"], ["--jit", "maybe"]])
+@pytest.mark.parametrize("argv", [["--windows", "0"], ["--peak-tflops", "-1"], ["--jit", "maybe"],
+                                  ["--xla-check", "--backends", "torch"]])
 def test_bad_options_stop_with_status_2(argv):
     with pytest.raises(SystemExit) as stop:
         bench.parse(argv)
