@@ -65,7 +65,8 @@ def main(argv=None):
     parser.add_argument("--recordings", type=int, default=4, help="recordings (default 4)")
     parser.add_argument("--seconds", type=float, default=45.0, help="length of each recording (s, default 45)")
     parser.add_argument("--filters", default="8,8,8,8", help="encoder filters (default 8,8,8,8, the ci size)")
-    parser.add_argument("--work-dir", default=None, help="where recordings, model and parts go (default: a temp folder)")
+    parser.add_argument("--work-dir", default=None,
+                        help="where recordings, model and parts go (default: a temp folder)")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import soundfile

@@ -93,7 +93,7 @@ def _detect(args):
     from dolphin_ae.field.run import load_detector_run
 
     _check_engine(args)
-    check_output(args.out, (".csv", ".parquet"))
+    check_output(args.out, (".csv",))
     if args.wav is not None:
         _check_suffix("--wav", args.wav, (".wav",), "the regions' audio is written as WAV")
     options = _detection_options(args)
@@ -255,7 +255,7 @@ def build_parser():
                     "processed, else 1. --engine dask runs one task per recording on a Dask cluster.")
     _add_detection_arguments(detect)
     detect.add_argument("--out", required=True,
-                        help="a .csv (or .parquet) file for the regions, written when the batch ends; or a folder "
+                        help="a .csv file for the regions, written when the batch ends; or a folder "
                              "(an existing one, or a name without a suffix): one Parquet part per recording, "
                              "read whole by pandas.read_parquet(folder), and a rerun skips recordings whose part "
                              "is finished with unchanged inputs (embed --per region writes regions with their "

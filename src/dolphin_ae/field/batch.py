@@ -3,10 +3,11 @@
 Every recording is one task (:func:`dolphin_ae.field.engine_run.map_recordings`) that writes one Parquet
 part (:mod:`dolphin_ae.field.parts`). Given a folder as ``out``, the parts are the output: a dataset
 that pandas and dask read whole, which a rerun completes (finished parts with unchanged inputs are
-kept). Given a ``.csv`` or ``.parquet`` file, the parts are made in a hidden temporary folder beside
-it and joined, in the order of the inputs, into that one file, written atomically when the batch
-ends; so are the regions' audio (``wav_path``). Either way a recording that cannot be used is
-listed with its reason in the result (and, in a folder, in its ``_failures.csv``); the others go on.
+kept). Given a file (``detect``: ``.csv``; ``embed``: ``.csv`` or ``.parquet``), the parts are made in a
+hidden temporary folder beside it and joined, in the order of the inputs, into that one file, written
+atomically when the batch ends; so are the regions' audio (``wav_path``). Either way a recording that
+cannot be used is listed with its reason in the result (and, in a folder, in its ``_failures.csv``);
+the others go on.
 """
 
 import contextlib
@@ -180,8 +181,8 @@ def detect_batch(run, inputs, out, *, options=None, wav_path=None, progress=True
     Parameters
     ----------
     out : str or Path
-        A ``.csv`` (or ``.parquet``) file, written when the batch ends; or a folder, the resumable
-        dataset of one Parquet part per recording (:mod:`dolphin_ae.field.parts`).
+        A ``.csv`` file, written when the batch ends; or a folder, the resumable dataset of one Parquet
+        part per recording (:mod:`dolphin_ae.field.parts`).
     wav_path : str or Path or None
         One WAV file of every region's audio, 0.1 s of zeros between regions.
     client : distributed.Client or None
@@ -191,7 +192,7 @@ def detect_batch(run, inputs, out, *, options=None, wav_path=None, progress=True
     -------
     BatchResult
     """
-    check_output(out, (".csv", ".parquet"))
+    check_output(out, (".csv",))
     options = (options or DetectionOptions()).check()
     paths = _recordings(inputs)
     table = TableSpec("detect")

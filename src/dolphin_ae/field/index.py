@@ -37,7 +37,8 @@ from dolphin_ae.field.batch import BatchResult, expand_inputs
 from dolphin_ae.field.engine_run import RunSpec, cached_run, map_recordings, remember_run
 from dolphin_ae.field.parts import recording_stat
 from dolphin_ae.field.regions import DetectionOptions, detect_file, window_geometry
-from dolphin_ae.field.run import (EMBEDDINGS, PooledSpectrogramEncoder, embedding_run, file_sha256,  # noqa: F401 (re-exported)
+# EMBEDDINGS and PooledSpectrogramEncoder are re-exported: they lived here first.
+from dolphin_ae.field.run import (EMBEDDINGS, PooledSpectrogramEncoder, embedding_run, file_sha256,  # noqa: F401
                                   load_detector_run, model_fingerprint)
 from dolphin_ae.field.tables import code_columns, embedding_schema, embedding_table
 from dolphin_ae.layout import IndexLayout
