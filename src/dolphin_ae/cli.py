@@ -55,7 +55,9 @@ def _detection_options(args):
 
 
 def _finish_batch(result, out, what):
-    print(f"wrote {result.n_rows} {what} from {len(result.succeeded)} recording(s) to {out}")
+    reused = getattr(result, "reused", [])
+    kept = f" ({len(reused)} kept from an earlier run: finished, inputs unchanged)" if reused else ""
+    print(f"wrote {result.n_rows} {what} from {len(result.succeeded)} recording(s) to {out}{kept}")
     if result.failed:
         print(f"dolphin-ae: {len(result.failed)} of {len(result.failed) + len(result.succeeded)} recording(s) "
               f"could not be used:", file=sys.stderr)
@@ -72,28 +74,48 @@ def _check_suffix(option, path, suffixes, what):
                              f"got {Path(path).suffix or 'no suffix'}")
 
 
+def _check_engine(args):
+    """The engine options, checked before the run is loaded or any recording read."""
+    from dolphin_ae.engine import check_engine
+
+    check_engine(args.engine, args.workers, args.scheduler)
+
+
+def _engine(args):
+    from dolphin_ae.engine import engine_client
+
+    return engine_client(args.engine, workers=args.workers, scheduler=args.scheduler)
+
+
 def _detect(args):
     from dolphin_ae.field.batch import detect_batch
+    from dolphin_ae.field.parts import check_output
     from dolphin_ae.field.run import load_detector_run
 
-    _check_suffix("--out", args.out, (".csv",), "detect writes its regions as CSV")
+    _check_engine(args)
+    check_output(args.out, (".csv",))
     if args.wav is not None:
         _check_suffix("--wav", args.wav, (".wav",), "the regions' audio is written as WAV")
     options = _detection_options(args)
     run = load_detector_run(args.model_dir, threshold=args.threshold)
-    result = detect_batch(run, args.inputs, args.out, options=options, wav_path=args.wav, progress=not args.no_progress)
+    with _engine(args) as client:
+        result = detect_batch(run, args.inputs, args.out, options=options, wav_path=args.wav,
+                              progress=not args.no_progress, client=client)
     return _finish_batch(result, args.out + (f" and {args.wav}" if args.wav else ""), "regions")
 
 
 def _embed(args):
     from dolphin_ae.field.batch import embed_batch
+    from dolphin_ae.field.parts import check_output
     from dolphin_ae.field.run import load_detector_run
 
-    _check_suffix("--out", args.out, (".parquet", ".csv"), "embeddings are written as Parquet or CSV")
+    _check_engine(args)
+    check_output(args.out, (".parquet", ".csv"))
     options = _detection_options(args)
     run = load_detector_run(args.model_dir, threshold=args.threshold)
-    result = embed_batch(run, args.inputs, args.out, per=args.per, signal_only=args.signal_only, options=options,
-                         progress=not args.no_progress)
+    with _engine(args) as client:
+        result = embed_batch(run, args.inputs, args.out, per=args.per, signal_only=args.signal_only, options=options,
+                             progress=not args.no_progress, client=client)
     return _finish_batch(result, args.out, f"{args.per} embeddings")
 
 
@@ -101,9 +123,12 @@ def _index(args):
     from dolphin_ae.field.index import build_index
     from dolphin_ae.layout import IndexLayout
 
+    _check_engine(args)
     options = _detection_options(args)
-    result = build_index(args.model_dir, args.inputs, args.out, options=options, embedding=args.embedding,
-                         threshold=args.threshold, seed=args.seed)
+    with _engine(args) as client:
+        result = build_index(args.model_dir, args.inputs, args.out, options=options, embedding=args.embedding,
+                             threshold=args.threshold, seed=args.seed, client=client,
+                             progress=not args.no_progress)
     if not result.succeeded and not result.failed:
         print(f"every recording is in {args.out} already; nothing added")
         return 0
@@ -156,6 +181,17 @@ def _add_detection_arguments(parser):
                              "recording's length (default 10)")
     parser.add_argument("--batch-size", type=int, default=64, help="windows per model call (default 64)")
     parser.add_argument("--no-progress", action="store_true", help="do not draw progress bars")
+    parser.add_argument("--engine", choices=("local", "dask"), default="local",
+                        help="where the recordings are processed: local (this process, one after another; the "
+                             "default) or dask (one task per recording on a Dask cluster: a LocalCluster of "
+                             "--workers processes, or the cluster at --scheduler)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="with --engine dask: worker processes of the local cluster, one thread each "
+                             "(default: one per CPU core)")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="with --engine dask: join the running cluster whose scheduler is at ADDRESS (e.g. "
+                             "tcp://host:8786, one started with dask-jobqueue); its workers must have dolphin-ae "
+                             "installed and see the recordings, the run and --out at the same paths")
 
 
 def build_parser():
@@ -212,14 +248,18 @@ def build_parser():
     detect = commands.add_parser(
         "detect", help="find the non-silent regions of recordings with a trained run's silence detector",
         description="Stream each recording in blocks, score every window with the run's silence detector, merge "
-                    "the windows called signal into regions and write them as CSV rows file,start_s,end_s,score "
-                    "(score: mean not-silence probability of the region's windows; times in s). A file that "
-                    "cannot be used is named with its reason and skipped; the exit status is 0 when at least "
-                    "one recording was processed, else 1.")
+                    "the windows called signal into regions and write them as rows file,start_s,end_s,score "
+                    "(score: mean not-silence probability of the region's windows; times in s), to one CSV file "
+                    "or to a folder of one Parquet part per recording (resumable). A file that cannot be used is "
+                    "named with its reason and skipped; the exit status is 0 when at least one recording was "
+                    "processed, else 1. --engine dask runs one task per recording on a Dask cluster.")
     _add_detection_arguments(detect)
     detect.add_argument("--out", required=True,
-                        help="CSV file (.csv) for the regions, written when the batch ends (embed --per region "
-                             "writes regions with their codes, as Parquet or CSV)")
+                        help="a .csv file for the regions, written when the batch ends; or a folder "
+                             "(an existing one, or a name without a suffix): one Parquet part per recording, "
+                             "read whole by pandas.read_parquet(folder), and a rerun skips recordings whose part "
+                             "is finished with unchanged inputs (embed --per region writes regions with their "
+                             "codes)")
     detect.add_argument("--wav", default=None,
                         help="also write the regions' audio, at the run's sample rate, into this one WAV file (.wav) "
                              "with 0.1 s of silence between regions")
@@ -229,9 +269,13 @@ def build_parser():
         "embed", help="encode recordings: one embedding (the encoder's code) per window or per region",
         description="Stream each recording in blocks and write the run's encoder code of every window, or the "
                     "mean code of every detected region, as columns code_000.. beside file,start_s,end_s. "
-                    "Parquet or CSV, chosen by the suffix of --out. Bad files are skipped and listed.")
+                    "Parquet or CSV, chosen by the suffix of --out, or a folder of one Parquet part per recording "
+                    "(resumable). Bad files are skipped and listed. --engine dask runs one task per recording "
+                    "on a Dask cluster.")
     _add_detection_arguments(embed)
-    embed.add_argument("--out", required=True, help="output table, .parquet or .csv")
+    embed.add_argument("--out", required=True,
+                       help="output table, .parquet or .csv; or a folder (an existing one, or a name without a "
+                            "suffix): one Parquet part per recording, resumable, as for detect")
     embed.add_argument("--per", choices=("region", "window"), default="region",
                        help="region: one row per detected region (mean code, score, n_windows); window: one row "
                             "per window (code, p_not_silence, is_signal)")

@@ -31,6 +31,8 @@ def check_engine(engine, workers=None, scheduler=None):
     if engine == "local":
         if scheduler is not None:
             raise ParameterError("scheduler is only used with engine 'dask'")
+        if workers is not None:
+            raise ParameterError("workers is only used with engine 'dask' (engine 'local' runs in this process)")
         return None
     if scheduler is not None:
         if workers is not None:
@@ -40,10 +42,21 @@ def check_engine(engine, workers=None, scheduler=None):
     return workers if workers is not None else max(1, os.cpu_count() or 1)
 
 
+# Seconds to wait for a scheduler given by address before saying it cannot be reached.
+CONNECT_TIMEOUT_S = 30
+
+
 @contextlib.contextmanager
-def engine_client(engine="local", *, workers=None, scheduler=None):
+def engine_client(engine="local", *, workers=None, scheduler=None, connect_timeout_s=None):
     """Yield ``None`` for ``local``, or a :class:`distributed.Client` for ``dask`` that is closed (with
-    the cluster it started, if any) when the block ends."""
+    the cluster it started, if any) when the block ends.
+
+    Raises
+    ------
+    ParameterError
+        Bad settings (:func:`check_engine`), or no scheduler answers at ``scheduler`` within
+        ``connect_timeout_s`` seconds (default ``CONNECT_TIMEOUT_S``).
+    """
     n_workers = check_engine(engine, workers, scheduler)
     if engine == "local":
         yield None
@@ -51,7 +64,12 @@ def engine_client(engine="local", *, workers=None, scheduler=None):
     from distributed import Client, LocalCluster
 
     if scheduler is not None:
-        with Client(scheduler) as client:
+        try:
+            client = Client(scheduler, timeout=CONNECT_TIMEOUT_S if connect_timeout_s is None else connect_timeout_s)
+        except (OSError, TimeoutError, ValueError) as error:
+            raise ParameterError(f"scheduler {scheduler}: cannot be reached ({error}); is the cluster running, "
+                                 f"and is this its address (e.g. tcp://host:8786)?") from None
+        with client:
             yield client
         return
     with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:

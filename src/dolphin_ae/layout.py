@@ -263,6 +263,7 @@ class IndexLayout:
             ann.pickle                 the approximate-nearest-neighbour index over every region's code
             parts/<k>.parquet          part ``k``: one recording's regions (file, start_s, end_s, codes, ...)
             parts/<k>.sequences.npy    part ``k``: the per-window codes of its regions, one after another
+            parts/<k>.json             part ``k``'s record, written after its files (an interrupted build resumes)
 
     Examples
     --------
@@ -292,3 +293,8 @@ class IndexLayout:
 
     def part_sequences(self, part):
         return self.parts / f"{int(part):05d}.sequences.npy"
+
+    def part_record(self, part):
+        """Part ``k``'s record (its manifest entry, the recording's size and time, the run and options), written
+        after its files: an interrupted build's finished parts are taken up by the next one."""
+        return self.parts / f"{int(part):05d}.json"

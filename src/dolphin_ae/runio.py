@@ -25,11 +25,17 @@ def _umask():
 
 
 @contextlib.contextmanager
-def atomic_path(path):
-    """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds."""
+def atomic_path(path, *, temporary_suffix=None):
+    """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds.
+
+    The temporary file's name starts with a dot and ends in ``temporary_suffix`` (default: ``path``'s own
+    suffix); give another one where readers of the folder pick files by suffix (``dask.dataframe.read_parquet``
+    reads every ``*.parquet`` file under a folder, hidden ones too).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.tmp-", suffix=path.suffix)
+    suffix = path.suffix if temporary_suffix is None else temporary_suffix
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.tmp-", suffix=suffix)
     os.close(handle)
     temporary = Path(temporary)
     try:
@@ -53,6 +59,11 @@ def _to_json(value):
     if isinstance(value, Path):
         return str(value)
     return value
+
+
+def json_values(value):
+    """``value`` as JSON gives it back: NumPy values and paths made plain, tuples made lists."""
+    return json.loads(json.dumps(_to_json(value)))
 
 
 def write_json(path, data):

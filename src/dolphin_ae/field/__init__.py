@@ -4,7 +4,11 @@ query by example over them (``index``, ``search``).
 - :mod:`~dolphin_ae.field.run`: the trained run (detector, encoder, front end, threshold);
 - :mod:`~dolphin_ae.field.regions`: scoring a recording's windows and merging them into regions;
 - :mod:`~dolphin_ae.field.tables`: the tables and audio ``detect`` and ``embed`` write;
-- :mod:`~dolphin_ae.field.batch`: many recordings at once, with progress bars;
+- :mod:`~dolphin_ae.field.engine_run`: one task per recording, in this process or on a Dask cluster, the run
+  loaded once per process;
+- :mod:`~dolphin_ae.field.parts`: the resumable output folder, one Parquet part per recording with a record
+  of its inputs;
+- :mod:`~dolphin_ae.field.batch`: ``detect`` and ``embed`` over many recordings, to one file or to a folder of parts;
 - :mod:`~dolphin_ae.field.index`: an index of region codes over recordings (``index``), extended in place;
 - :mod:`~dolphin_ae.field.search`: query by example over an index (``search``), DTW re-ranking;
 - :mod:`~dolphin_ae.field.evaluation`: regions against known events; precision at k of query by example.

@@ -6,7 +6,9 @@ The per-window codes of every region are kept too, for re-ranking by DTW
 (:mod:`dolphin_ae.field.search`). One recording makes one *part* (``parts/<k>.parquet`` and
 ``parts/<k>.sequences.npy``, :class:`dolphin_ae.layout.IndexLayout`), so adding recordings to an
 index embeds only the new ones; the neighbour graph is then rebuilt over every code, which costs
-far less than embedding.
+far less than embedding. The recordings are tasks on the same engine as ``embed``'s
+(:func:`dolphin_ae.field.engine_run.map_recordings`: this process, or a Dask cluster), and each part's
+record (``parts/<k>.json``) lets a build interrupted before its manifest keep the parts it finished.
 
 The approximate-nearest-neighbour index is pynndescent's ``NNDescent``: it is already installed
 and pinned with umap-learn (``requirements.lock``), so it adds no dependency; it is pure Python and
@@ -22,7 +24,7 @@ manifest: run, front end, detection options, parts and their SHA-256 checksums) 
 :func:`load_index` refuses a folder without a manifest, and a part or graph whose checksum differs.
 """
 
-import hashlib
+import functools
 import logging
 import pickle
 from dataclasses import asdict
@@ -30,19 +32,21 @@ from pathlib import Path
 
 import numpy as np
 
-from dolphin_ae.exceptions import AudioError, ParameterError
-from dolphin_ae.field.batch import BatchResult, _reason, expand_inputs
+from dolphin_ae.exceptions import ParameterError
+from dolphin_ae.field.batch import BatchResult, expand_inputs
+from dolphin_ae.field.engine_run import RunSpec, cached_run, map_recordings, remember_run
+from dolphin_ae.field.parts import recording_stat
 from dolphin_ae.field.regions import DetectionOptions, detect_file, window_geometry
-from dolphin_ae.field.run import DetectorRun, load_detector_run
+# EMBEDDINGS and PooledSpectrogramEncoder are re-exported: they lived here first.
+from dolphin_ae.field.run import (EMBEDDINGS, PooledSpectrogramEncoder, embedding_run, file_sha256,  # noqa: F401
+                                  load_detector_run, model_fingerprint)
 from dolphin_ae.field.tables import code_columns, embedding_schema, embedding_table
-from dolphin_ae.layout import IndexLayout, RunLayout
-from dolphin_ae.runio import atomic_path, read_json, save_array, write_json
+from dolphin_ae.layout import IndexLayout
+from dolphin_ae.runio import atomic_path, json_values, read_json, save_array, write_json
 
 log = logging.getLogger(__name__)
 
 INDEX_VERSION = 1
-# What a region's code is: the run's encoder, or the peer, raw pooled spectrograms.
-EMBEDDINGS = ("encoder", "pooled")
 # Options that change the regions or their codes; an index is extended only with the same ones.
 EMBEDDING_OPTIONS = ("step_frames", "min_gap_s", "min_region_s", "channel")
 N_NEIGHBORS = 15
@@ -51,53 +55,6 @@ N_NEIGHBORS = 15
 MIN_ANN_REGIONS = 2048
 # A window lies inside a region (or a query span) when it does up to this much (s): float sums of times.
 TIME_TOLERANCE_S = 1e-6
-
-
-class PooledSpectrogramEncoder:
-    """The peer of the encoder: a normalised window averaged over blocks of frames and bins.
-
-    A window (window_frames, n_bins, 1) becomes ``time_blocks * bin_blocks`` numbers, the mean of
-    each block; it stands where the encoder stands (``predict_on_batch``), so the peer's regions,
-    codes and searches are made by the same code as the model's.
-    """
-
-    def __init__(self, window_frames, n_bins, *, time_blocks=4, bin_blocks=32):
-        if window_frames % time_blocks or n_bins % bin_blocks:
-            raise ParameterError(f"a window of {window_frames} x {n_bins} cannot be cut into {time_blocks} x "
-                                 f"{bin_blocks} equal blocks")
-        self.shape = (time_blocks, window_frames // time_blocks, bin_blocks, n_bins // bin_blocks)
-        self.output_shape = (None, time_blocks * bin_blocks)
-
-    def predict_on_batch(self, x):
-        x = np.asarray(x, dtype=np.float32).reshape((-1,) + self.shape)
-        return x.mean(axis=(2, 4)).reshape(x.shape[0], -1)
-
-
-def embedding_run(run, embedding):
-    """``run`` whose encoder makes the codes ``embedding`` names (``"encoder"`` or ``"pooled"``)."""
-    if embedding not in EMBEDDINGS:
-        raise ParameterError(f"embedding must be one of {EMBEDDINGS}, got {embedding!r}")
-    if embedding == "encoder":
-        if run.encoder is None:
-            raise ParameterError(f"{run.run_dir}: an index of codes needs the run's encoder (models/encoder.keras)")
-        return run
-    pooled = PooledSpectrogramEncoder(run.front_end.window_frames, run.front_end.n_bins)
-    return DetectorRun(run_dir=run.run_dir, front_end=run.front_end, detector=run.detector, encoder=pooled,
-                       head=None, threshold=run.threshold)
-
-
-def file_sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def model_fingerprint(run_dir):
-    """SHA-256 of the run's detector and encoder files: an index is used only with the models that made it."""
-    layout = RunLayout(run_dir)
-    return {path.name: file_sha256(path) for path in (layout.detector, layout.encoder) if path.is_file()}
 
 
 def embed_regions(run, path, *, options):
@@ -169,8 +126,41 @@ def _check_same(manifest, key, ours, what):
                              f"{ours}: build a new index (another --out) or use the same run and options")
 
 
+def _index_part(spec, options, root, numbers, ours, path, progress=None):
+    """One recording's part and record (the task :func:`~dolphin_ae.field.engine_run.map_recordings` runs)."""
+    recording = recording_stat(path)
+    run = cached_run(spec)
+    regions, sequences = embed_regions(run, path, options=options)
+    layout = IndexLayout(root)
+    entry = _write_part(layout, numbers[str(path)], path, regions, sequences, run.latent_dim)
+    write_json(layout.part_record(entry["part"]), {"entry": entry, "recording": recording, "inputs": ours})
+    return {"n_rows": len(regions), "entry": entry}
+
+
+def _finished_parts(layout, paths, ours, known):
+    """Entries of the parts an interrupted build finished for ``paths`` (records matching ``ours`` and the
+    recordings as they are now, files matching their checksums), and every part number in use."""
+    adopted, numbers = {}, set(known)
+    wanted = {str(path) for path in paths}
+    for record_path in sorted(layout.parts.glob("*.json")) if layout.parts.is_dir() else []:
+        try:
+            record = read_json(record_path)
+            entry = record["entry"]
+            numbers.add(int(entry["part"]))
+        except (ValueError, KeyError, TypeError):
+            continue
+        if (entry["part"] in known or entry["file"] not in wanted or record.get("inputs") != json_values(ours)
+                or record.get("recording") != recording_stat(entry["file"])):
+            continue
+        files = (layout.part_regions(entry["part"]), layout.part_sequences(entry["part"]))
+        if all(f.is_file() for f in files) and [file_sha256(f) for f in files] == [entry["regions_sha256"],
+                                                                                  entry["sequences_sha256"]]:
+            adopted[entry["file"]] = entry
+    return adopted, numbers
+
+
 def build_index(run_dir, inputs, out_dir, *, options=None, embedding="encoder", seed=0, threshold=None,
-                min_ann_regions=MIN_ANN_REGIONS):
+                min_ann_regions=MIN_ANN_REGIONS, client=None, progress=False):
     """Index the regions of ``inputs``, or add them to the index in ``out_dir`` when there is one.
 
     Parameters
@@ -189,6 +179,13 @@ def build_index(run_dir, inputs, out_dir, *, options=None, embedding="encoder", 
         The silence threshold (None: the run's).
     min_ann_regions : int
         Indexes of fewer regions are searched exactly (:func:`build_ann`).
+    client : distributed.Client or None
+        Embed the recordings as tasks on this cluster (:func:`dolphin_ae.engine.engine_client`), as
+        ``embed`` does; None: in this process.
+
+    Each part is written with a record (``parts/<k>.json``); a build interrupted before ``index.json``
+    is taken up by the next one, which keeps the finished parts of recordings whose size and time, run
+    and options are unchanged.
 
     Returns
     -------
@@ -214,23 +211,40 @@ def build_index(run_dir, inputs, out_dir, *, options=None, embedding="encoder", 
     paths = expand_inputs(inputs)
     if not paths:
         raise ParameterError("no recordings given: pass audio files or folders holding .wav/.flac files")
+    adopted, in_use = _finished_parts(layout, paths, ours, {part["part"] for part in parts})
     result = BatchResult()
-    next_part = 1 + max((part["part"] for part in parts), default=-1)
+    todo, seen = [], set(indexed)
     for path in paths:
-        if str(path) in indexed:
-            log.info("%s is in the index already; its codes are kept", path)
+        if str(path) in seen:
+            if str(path) in indexed:
+                log.info("%s is in the index already; its codes are kept", path)
             continue
-        try:
-            regions, sequences = embed_regions(run, path, options=options)
-        except AudioError as error:
-            log.warning("skipped %s", error)
-            result.failed.append((str(path), _reason(error, path)))
-            continue
-        parts.append(_write_part(layout, next_part, path, regions, sequences, run.latent_dim))
-        indexed.add(str(path))
-        result.succeeded.append(str(path))
-        result.n_rows += len(regions)
-        next_part += 1
+        seen.add(str(path))
+        if str(path) in adopted:
+            log.info("%s: its part from an interrupted build is kept", path)
+            parts.append(adopted[str(path)])
+            result.succeeded.append(str(path))
+            result.reused.append(str(path))
+            result.n_rows += adopted[str(path)]["n_regions"]
+        else:
+            todo.append(path)
+    first = 1 + max(in_use, default=-1)
+    numbers = {str(path): first + k for k, path in enumerate(todo)}
+    spec = RunSpec.of(run, embedding)
+    remember_run(spec, run)
+    task = functools.partial(_index_part, spec, options, str(layout.root), numbers, ours)
+    new = {}
+    for _, path, outcome in map_recordings(task, todo, client=client, progress=progress):
+        if outcome["ok"]:
+            new[str(path)] = outcome
+        else:
+            log.warning("skipped %s: %s", path, outcome["reason"])
+            result.failed.append((str(path), outcome["reason"]))
+    for path in todo:  # in the order of the inputs, whatever order the tasks finished in
+        if str(path) in new:
+            parts.append(new[str(path)]["entry"])
+            result.succeeded.append(str(path))
+            result.n_rows += new[str(path)]["n_rows"]
     if not result.succeeded:
         return result  # nothing new: the index (if any) stays as it was
     tables = [pd.read_parquet(layout.part_regions(part["part"])) for part in parts]

@@ -3,11 +3,16 @@
 A run directory (:class:`dolphin_ae.layout.RunLayout`) made by ``dolphin-ae report`` holds what is
 needed: ``models/silence_detector.keras`` (and ``models/encoder.keras``), ``dataset.json`` (the front
 end the models were trained with) and ``metrics.json`` (the silence threshold). For models trained
-elsewhere, :func:`write_detector_run` lays out such a directory.
+elsewhere, :func:`write_detector_run` lays out such a directory. What a run's codes are (its encoder, or
+the peer :class:`PooledSpectrogramEncoder`) is :func:`embedding_run`; :func:`model_fingerprint` names its
+models by content, so that outputs made with them can tell when they change.
 """
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from dolphin_ae.audio.spectrogram import FrontEnd
 from dolphin_ae.exceptions import ParameterError
@@ -166,3 +171,54 @@ def write_detector_run(run_dir, detector, front_end, *, encoder=None, threshold=
     write_json(layout.dataset, {"front_end": front_end.to_dict()})
     update_metrics(layout.root, "silence", {"threshold": float(threshold)})
     return layout.root
+
+
+# What a region's code is: the run's encoder, or the peer, raw pooled spectrograms.
+EMBEDDINGS = ("encoder", "pooled")
+
+
+class PooledSpectrogramEncoder:
+    """The peer of the encoder: a normalised window averaged over blocks of frames and bins.
+
+    A window (window_frames, n_bins, 1) becomes ``time_blocks * bin_blocks`` numbers, the mean of
+    each block; it stands where the encoder stands (``predict_on_batch``), so the peer's regions,
+    codes and searches are made by the same code as the model's.
+    """
+
+    def __init__(self, window_frames, n_bins, *, time_blocks=4, bin_blocks=32):
+        if window_frames % time_blocks or n_bins % bin_blocks:
+            raise ParameterError(f"a window of {window_frames} x {n_bins} cannot be cut into {time_blocks} x "
+                                 f"{bin_blocks} equal blocks")
+        self.shape = (time_blocks, window_frames // time_blocks, bin_blocks, n_bins // bin_blocks)
+        self.output_shape = (None, time_blocks * bin_blocks)
+
+    def predict_on_batch(self, x):
+        x = np.asarray(x, dtype=np.float32).reshape((-1,) + self.shape)
+        return x.mean(axis=(2, 4)).reshape(x.shape[0], -1)
+
+
+def embedding_run(run, embedding):
+    """``run`` whose encoder makes the codes ``embedding`` names (``"encoder"`` or ``"pooled"``)."""
+    if embedding not in EMBEDDINGS:
+        raise ParameterError(f"embedding must be one of {EMBEDDINGS}, got {embedding!r}")
+    if embedding == "encoder":
+        if run.encoder is None:
+            raise ParameterError(f"{run.run_dir}: an index of codes needs the run's encoder (models/encoder.keras)")
+        return run
+    pooled = PooledSpectrogramEncoder(run.front_end.window_frames, run.front_end.n_bins)
+    return DetectorRun(run_dir=run.run_dir, front_end=run.front_end, detector=run.detector, encoder=pooled,
+                       head=None, threshold=run.threshold)
+
+
+def file_sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def model_fingerprint(run_dir):
+    """SHA-256 of the run's detector and encoder files: an index is used only with the models that made it."""
+    layout = RunLayout(run_dir)
+    return {path.name: file_sha256(path) for path in (layout.detector, layout.encoder) if path.is_file()}
