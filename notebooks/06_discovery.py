@@ -37,6 +37,9 @@ min_purity: float = 0.5  # a group finds a motif when more than this share of it
 seed_gap_penalty: float = 10.0  # the seed's DTW gap penalty, for raw codes (code units; the seed's 10)
 unit_gap_penalty: float = 0.3  # DTW gap penalty for unit-length codes (code units)
 n_candidates: int = 15  # shortcut: candidate neighbours per sequence whose DTW is computed
+dtw_engine: str = "local"  # where our rule's all-pairs DTW runs: local (this process) or dask (blocks as tasks on a Dask cluster)
+dtw_workers: int = 0  # dask: worker processes of the local cluster it starts (0: one per core)
+dtw_scheduler: str = ""  # dask: address of a running scheduler to join instead (empty: start a local cluster)
 gallery_groups: int = 5  # discovered groups drawn per rule
 gallery_members: int = 5  # clips drawn per group
 
@@ -57,7 +60,9 @@ from dolphin_ae.analysis.discovery import (SEED_DENSITY_SETTINGS, approximate_kn
                                   sampled_median_distance, tight_groups)
 from dolphin_ae.analysis.discovery_settings import (DEVELOPMENT_TABLE, DISCOVERY_SCALINGS, SETTING_COLUMNS, chosen_settings,
                                            read_settings_table)
-from dolphin_ae.analysis.dtw import SequenceSet, pairwise_dtw
+from dolphin_ae.analysis.dtw import SequenceSet
+from dolphin_ae.analysis.dtw_blocks import dtw_engine_settings, pairwise_dtw_blocks
+from dolphin_ae.engine import engine_client
 from dolphin_ae.exceptions import ParameterError
 from dolphin_ae.layout import RunLayout
 from dolphin_ae.viz.analysis import clip_spectrogram, gallery_spectrograms, plot_clip_gallery, plot_distance_matrix
@@ -69,6 +74,7 @@ from dolphin_ae.train.training import predict_windows
 started = time.perf_counter()
 if discovery_code_scaling not in DISCOVERY_SCALINGS:
     raise ParameterError(f"discovery_code_scaling must be one of {DISCOVERY_SCALINGS}, got {discovery_code_scaling!r}")
+dtw_settings = dtw_engine_settings(dtw_engine, dtw_workers, dtw_scheduler)
 run_dir = Path(run_dir)
 layout = RunLayout(run_dir)
 dataset = WindowDataset.load(run_dir)
@@ -87,7 +93,11 @@ else:
     statistics = None
 unit_set = SequenceSet([scale_codes(raw_set[i], scaling=discovery_code_scaling, statistics=statistics)
                         for i in range(len(raw_set))])
-D_ours = D_unit if discovery_code_scaling == "l2" else pairwise_dtw(unit_set, gap_penalty=unit_gap_penalty, band="seed")
+if discovery_code_scaling == "l2":
+    D_ours = D_unit
+else:  # dtw_engine "dask": the same matrix, block by block on the cluster
+    with engine_client(**dtw_settings) as client:
+        D_ours = pairwise_dtw_blocks(unit_set, client=client, gap_penalty=unit_gap_penalty, band="seed")
 
 # %% [markdown]
 # ## What counts as a planted motif

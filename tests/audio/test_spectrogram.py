@@ -5,7 +5,9 @@ from conftest import tone
 from dolphin_ae.exceptions import ParameterError
 from dolphin_ae.audio.spectrogram import (
     FrontEnd,
+    FRAMES_PER_BLOCK,
     band_spectrogram,
+    n_frames_of,
     normalize_windows,
     spectrogram_windows,
     window_level_db,
@@ -43,6 +45,40 @@ def test_frame_count_and_reference_loop_agree():
         frame = y[i * fe.hop_length : i * fe.hop_length + fe.n_fft] * window
         expected = np.abs(np.fft.rfft(frame, n=fe.fft_length))[fe.first_bin : fe.first_bin + fe.n_bins]
         np.testing.assert_allclose(S[i], expected, rtol=1e-3, atol=1e-3)
+
+
+def test_band_is_librosa_stft_of_the_same_geometry():
+    # librosa centres the 512-sample window in its 624-sample frame: 56 zeros before the signal put its
+    # frame i on ours.
+    import librosa
+
+    fe = FrontEnd()
+    y = np.random.default_rng(3).standard_normal(30000).astype(np.float32)
+    offset = (fe.fft_length - fe.n_fft) // 2
+    D = librosa.stft(np.pad(y, (offset, offset)), n_fft=fe.fft_length, win_length=fe.n_fft,
+                     hop_length=fe.hop_length, center=False)
+    expected = np.abs(D[fe.first_bin:fe.first_bin + fe.n_bins].T)
+    S = band_spectrogram(y, fe)
+    assert S.shape == expected.shape
+    np.testing.assert_allclose(S, expected, rtol=1e-4, atol=1e-5 * float(expected.max()))
+
+
+@pytest.mark.parametrize("n_blocks_and_extra", [(0, 3), (1, 0), (3, 1), (9, FRAMES_PER_BLOCK - 1)])
+def test_threads_and_blocks_do_not_change_a_bit(n_blocks_and_extra):
+    n_blocks, extra = n_blocks_and_extra
+    fe = FrontEnd()
+    n_frames = n_blocks * FRAMES_PER_BLOCK + extra
+    y = np.random.default_rng(n_frames).standard_normal((n_frames - 1) * fe.hop_length + fe.n_fft + 17)
+    serial = band_spectrogram(y.astype(np.float32), fe, workers=1)
+    assert serial.shape == (n_frames_of(y.shape[0], fe), fe.n_bins) == (n_frames, fe.n_bins)
+    for workers in (2, 3, 4):
+        np.testing.assert_array_equal(band_spectrogram(y, fe, workers=workers), serial)
+    # Frames computed in two pieces (as a stream does) are the frames of the whole.
+    split = 5 * fe.hop_length * (n_frames // 10)
+    if split:
+        head = band_spectrogram(y[: split + fe.n_fft - fe.hop_length], fe, workers=1)
+        tail = band_spectrogram(y[split:], fe, workers=2)
+        np.testing.assert_array_equal(np.concatenate([head, tail]), serial)
 
 
 def test_log_magnitude_is_log1p_of_linear():
@@ -91,4 +127,7 @@ def test_bad_waveforms():
         band_spectrogram(np.zeros((1000, 2), dtype=np.float32))
     with pytest.raises(ParameterError, match="floating"):
         band_spectrogram(np.zeros(1000, dtype=np.int16))
+    for workers in (0, 1.5, True):
+        with pytest.raises(ParameterError, match="workers"):
+            band_spectrogram(np.zeros(1000, dtype=np.float32), workers=workers)
     assert band_spectrogram(np.zeros(100, dtype=np.float32)).shape == (0, 256)

@@ -90,6 +90,9 @@ def _report(capsys, tmp_path, *settings):
     ("conv_filters=[8, eight]", "item 'eight' is a string; each item of conv_filters must be an integer"),
     ("compare_models=[conv_v5, pca]", "each item of compare_models must be one of conv_v5"),
     ("conv_filters=[8, 8", "--set conv_filters=[8, 8: the value is not valid YAML"),
+    ("dtw_engine=spark", "dtw_engine='spark' is not allowed; dtw_engine must be one of local, dask"),
+    ("dtw_workers=-1", "--set: dtw_workers must be a whole number >= 0 (0: one per core), got -1"),
+    ("dtw_scheduler=tcp://h:8786", "--set: dtw_scheduler is only used with engine 'dask'"),
 ])
 def test_a_bad_value_stops_the_report_before_chapter_01(capsys, tmp_path, setting, expected):
     status, out, err = _report(capsys, tmp_path, setting)

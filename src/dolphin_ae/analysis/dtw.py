@@ -112,21 +112,35 @@ def _seed_width(n, m):
     return max((n + m) // 4, abs(n - m) + 2)
 
 
+@numba.njit(cache=True, nogil=True)
+def _pair_distance(flat, offsets, i, j, gap_penalty, fixed_width, normalize):
+    """DTW of sequences ``i`` and ``j`` of a set stored end to end; ``fixed_width`` as :func:`_width_code`."""
+    a = flat[offsets[i]:offsets[i + 1]]
+    b = flat[offsets[j]:offsets[j + 1]]
+    n, m = a.shape[0], b.shape[0]
+    if fixed_width == -1:
+        width = _seed_width(n, m)
+    elif fixed_width == -2:
+        width = max(n, m)
+    else:
+        width = max(fixed_width, abs(n - m))
+    return _dtw_kernel(a, b, gap_penalty, width, normalize)
+
+
 @numba.njit(cache=True, parallel=True)
 def _pairs_kernel(flat, offsets, first, second, gap_penalty, fixed_width, normalize):
     out = np.empty(first.shape[0])
     for p in numba.prange(first.shape[0]):
-        i, j = first[p], second[p]
-        a = flat[offsets[i]:offsets[i + 1]]
-        b = flat[offsets[j]:offsets[j + 1]]
-        n, m = a.shape[0], b.shape[0]
-        if fixed_width == -1:
-            width = _seed_width(n, m)
-        elif fixed_width == -2:
-            width = max(n, m)
-        else:
-            width = max(fixed_width, abs(n - m))
-        out[p] = _dtw_kernel(a, b, gap_penalty, width, normalize)
+        out[p] = _pair_distance(flat, offsets, first[p], second[p], gap_penalty, fixed_width, normalize)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _pairs_kernel_serial(flat, offsets, first, second, gap_penalty, fixed_width, normalize):
+    """:func:`_pairs_kernel` in the calling thread alone (a cluster task's: the task is the unit of parallelism)."""
+    out = np.empty(first.shape[0])
+    for p in range(first.shape[0]):
+        out[p] = _pair_distance(flat, offsets, first[p], second[p], gap_penalty, fixed_width, normalize)
     return out
 
 

@@ -12,6 +12,7 @@ Per frame, the band magnitudes are ``linear`` (the seed's), ``log`` (``log1p``) 
 profile. Both are in :mod:`dolphin_ae.audio.gain`.
 """
 
+import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -27,10 +28,12 @@ from dolphin_ae.exceptions import ParameterError
 NORMALIZATIONS = ("seed", "none")
 MAGNITUDES = ("linear", "log", "pcen")
 WHITENINGS = ("none", "recording_median")
-# Frames are transformed in blocks of this many: a block's windowed frames and their spectra
-# (512 x 4 B + 313 x 8 B per frame, about 2.3 MB) stay in a core's cache, which measured about twice
-# as fast as blocks of 4096 frames, and long recordings need bounded memory.
-FRAMES_PER_BLOCK = 512
+# Frames are transformed in blocks of this many, each thread reusing one zero-padded buffer: a block's
+# padded frames and their spectra (624 x 4 B + 313 x 8 B per frame, about 1.3 MB) stay in a core's
+# cache, and long recordings need bounded memory. bench/frontend.py measured 128-512 alike.
+FRAMES_PER_BLOCK = 256
+# Windows normalised together: 8 windows of 128 x 256 float32 and their squares, 2 MB.
+NORMALIZE_CHUNK = 8
 
 
 @dataclass(frozen=True)
@@ -151,14 +154,44 @@ def _default_workers():
     return max(1, min(4, os.cpu_count() or 1))
 
 
+@functools.lru_cache(maxsize=8)
+def _hann(n_fft):
+    """The periodic Hann window of ``n_fft`` samples (librosa's ``get_window("hann", n_fft)``), float32, read-only."""
+    window = np.hanning(n_fft + 1)[:-1].astype(np.float32)
+    window.flags.writeable = False
+    return window
+
+
+def _transform_frames(frames, window, S, first, fft_length):
+    """Band magnitudes of ``frames`` (n, n_fft) into ``S`` (n, n_bins), ``FRAMES_PER_BLOCK`` frames at a time.
+
+    Each block is windowed straight into the first ``n_fft`` columns of one ``fft_length``-wide buffer
+    whose other columns stay zero, so the FFT neither pads nor copies its input, and no block allocates
+    more than its spectrum.
+    """
+    n_frames, n_fft = frames.shape
+    buffer = np.zeros((min(FRAMES_PER_BLOCK, n_frames), fft_length), dtype=np.float32)
+    last = first + S.shape[1]
+    for start in range(0, n_frames, FRAMES_PER_BLOCK):
+        stop = min(start + FRAMES_PER_BLOCK, n_frames)
+        block = buffer[: stop - start]
+        np.multiply(frames[start:stop], window, out=block[:, :n_fft])
+        spectrum = scipy.fft.rfft(block, axis=1)
+        np.abs(spectrum[:, first:last], out=S[start:stop])
+
+
 def band_spectrogram(y, front_end=None, *, workers=None, out=None, linear=False):
     """Magnitude spectrogram of ``y`` in the front end's band.
 
     The frames are a strided view of ``y`` (no copy); each block of ``FRAMES_PER_BLOCK`` frames is
-    multiplied by the window into a float32 buffer, transformed by a float32 real FFT
-    (``scipy.fft.rfft``, zero-padded to ``fft_length``), and only the band's bins are kept, as
-    float32 magnitudes written straight into the result. Blocks are shared among ``workers``
-    threads (NumPy and pocketfft release the GIL).
+    multiplied by the window into a reused float32 buffer zero-padded to ``fft_length``, transformed
+    by a float32 real FFT (``scipy.fft.rfft``), and only the band's bins are kept, as float32
+    magnitudes written straight into the result. The frames are split into ``workers`` runs of
+    consecutive blocks, one thread each (NumPy and pocketfft release the GIL).
+
+    Why an FFT of every bin though the band keeps 256 of 313: 57 dropped bins leave little for a
+    pruned transform to save, and the band's DFT as a matrix product (512 x 512 float32, BLAS)
+    measured about six times slower than the whole FFT.
 
     Parameters
     ----------
@@ -187,8 +220,11 @@ def band_spectrogram(y, front_end=None, *, workers=None, out=None, linear=False)
         raise ParameterError(f"y must be one-dimensional (mono), got shape {y.shape}")
     if not np.issubdtype(y.dtype, np.floating):
         raise ParameterError(f"y must hold floating-point samples, got dtype {y.dtype}")
+    workers = _default_workers() if workers is None else workers
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+        raise ParameterError(f"workers must be a positive number of threads or None, got {workers!r}")
     y = y.astype(np.float32, copy=False)
-    n_frames = 0 if y.shape[0] < fe.n_fft else 1 + (y.shape[0] - fe.n_fft) // fe.hop_length
+    n_frames = n_frames_of(y.shape[0], fe)
     if out is None:
         S = np.empty((n_frames, fe.n_bins), dtype=np.float32)
     else:
@@ -200,25 +236,17 @@ def band_spectrogram(y, front_end=None, *, workers=None, out=None, linear=False)
         return S
     # A strided view: no frame is copied until the window multiplies it, block by block.
     frames = sliding_window_view(y, fe.n_fft)[:: fe.hop_length]
-    window = np.hanning(fe.n_fft + 1)[:-1].astype(np.float32)  # periodic Hann, as librosa uses
-    first, last = fe.first_bin, fe.first_bin + fe.n_bins
-
-    def transform(start):
-        stop = min(start + FRAMES_PER_BLOCK, n_frames)
-        block = np.multiply(frames[start:stop], window)
-        spectrum = scipy.fft.rfft(block, n=fe.fft_length, axis=1, overwrite_x=True)
-        np.abs(spectrum[:, first:last], out=S[start:stop])
-
-    starts = range(0, n_frames, FRAMES_PER_BLOCK)
-    workers = _default_workers() if workers is None else int(workers)
-    if workers < 1:
-        raise ParameterError(f"workers must be a positive number of threads or None, got {workers}")
-    if workers == 1 or len(starts) < 4:
-        for start in starts:
-            transform(start)
+    window = _hann(fe.n_fft)
+    n_blocks = -(-n_frames // FRAMES_PER_BLOCK)
+    n_runs = min(int(workers), n_blocks // 2)  # a thread pays for itself only over a few blocks
+    if n_runs <= 1:
+        _transform_frames(frames, window, S, fe.first_bin, fe.fft_length)
     else:
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(transform, starts))
+        bounds = [FRAMES_PER_BLOCK * (n_blocks * k // n_runs) for k in range(n_runs)] + [n_frames]
+        with ThreadPoolExecutor(n_runs) as pool:
+            list(pool.map(lambda k: _transform_frames(frames[bounds[k]:bounds[k + 1]], window,
+                                                      S[bounds[k]:bounds[k + 1]], fe.first_bin, fe.fft_length),
+                          range(n_runs)))
     if linear or fe.magnitude == "linear":
         return S
     return transform_magnitudes(S, fe, in_place=True)
@@ -265,20 +293,33 @@ def normalize_windows(windows, *, method="seed"):
     ``seed``: ``(x - mean) / (std + 1)`` with one mean and one std per window (the seed's rule; the
     ``+ 1`` keeps near-silent windows from being blown up). ``none``: a float32 copy.
 
+    Windows are normalised ``NORMALIZE_CHUNK`` at a time, each chunk copied, centred in place and
+    scaled while it is in cache. The arithmetic is ``np.mean`` and ``np.std``'s own (float32 sums over
+    each window, the squares of the centred values), so the numbers are theirs to the bit, at about
+    half the memory traffic (``np.std`` recomputes the mean and allocates the centred copy again).
+
     Returns
     -------
     np.ndarray, same shape as ``windows``, float32
     """
     if method not in NORMALIZATIONS:
         raise ParameterError(f"method must be one of {NORMALIZATIONS}, got {method!r}")
-    x = np.array(windows, dtype=np.float32, copy=True)
+    windows = np.asarray(windows)
+    x = np.empty(windows.shape, dtype=np.float32)
+    np.copyto(x, windows, casting="unsafe")
     if method == "none" or x.size == 0:
         return x
+    if x.ndim < 2:  # no window axis: each number is a window of its own
+        x -= x
+        return x
     axes = tuple(range(1, x.ndim))
-    mean = x.mean(axis=axes, keepdims=True)
-    std = x.std(axis=axes, keepdims=True)
-    x -= mean
-    x /= std + 1.0
+    count = np.float32(np.prod(x.shape[1:]))
+    squares = np.empty((min(NORMALIZE_CHUNK, x.shape[0]),) + x.shape[1:], dtype=np.float32)
+    for start in range(0, x.shape[0], NORMALIZE_CHUNK):
+        part = x[start:start + NORMALIZE_CHUNK]
+        part -= np.add.reduce(part, axis=axes, keepdims=True) / count
+        square = np.multiply(part, part, out=squares[: part.shape[0]])
+        part /= np.sqrt(np.add.reduce(square, axis=axes, keepdims=True) / count) + np.float32(1.0)
     return x
 
 

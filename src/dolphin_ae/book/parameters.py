@@ -18,6 +18,8 @@ from dolphin_ae.audio.loading import PAD_MODES
 from dolphin_ae.analysis.clustering import SCALINGS, WINDOW_METHODS
 from dolphin_ae.data.clips import LAYOUTS
 from dolphin_ae.analysis.discovery_settings import DISCOVERY_SCALINGS
+from dolphin_ae.analysis.dtw_blocks import dtw_engine_settings
+from dolphin_ae.engine import ENGINES
 from dolphin_ae.exceptions import ParameterError
 from dolphin_ae.analysis.projection import PROJECTIONS
 from dolphin_ae.audio.spectrogram import MAGNITUDES, NORMALIZATIONS, WHITENINGS
@@ -46,6 +48,7 @@ CHOICES = {
     "code_scaling": SCALINGS,
     "discovery_code_scaling": DISCOVERY_SCALINGS,
     "headline_method": WINDOW_METHODS,
+    "dtw_engine": ENGINES,
 }
 # List parameter name -> the values each of its items may take.
 ITEM_CHOICES = {
@@ -178,6 +181,21 @@ def check_parameters(values, declared, *, origins):
             continue
         check_value(name, value, declared[name], origin=origins.get(name, "--set"))
     check_objective(values, origins=origins)
+    check_dtw_engine(values, origins=origins)
+
+
+def check_dtw_engine(values, *, origins):
+    """Raise ``ParameterError`` unless chapter 06's ``dtw_engine``, ``dtw_workers`` and ``dtw_scheduler``
+    among ``values`` go together (:func:`dolphin_ae.analysis.dtw_blocks.dtw_engine_settings`)."""
+    names = ("dtw_engine", "dtw_workers", "dtw_scheduler")
+    given = [name for name in names if name in values]
+    if not given:
+        return
+    try:
+        dtw_engine_settings(**{name: values[name] for name in given})
+    except ParameterError as error:
+        sources = " and ".join(sorted({origins.get(name, "--set") for name in given}))
+        raise ParameterError(f"{sources}: {error}") from None
 
 
 def check_objective(values, *, origins):
