@@ -97,3 +97,38 @@ def test_the_ablation_needs_distinct_objectives_and_front_ends():
         run_ablation([dataset], ["mse", "denoise"], **options)
     with pytest.raises(ParameterError, match="distinct front ends"):
         run_ablation([dataset, dataset], ["mse"], **options)
+
+
+def _per_set(scores):
+    """``{(front end, method): (silence, signals V, type, MSE ratio)}`` -> network rows of two sets, and a peer."""
+    rows = []
+    for k, name in enumerate(("seed 101", "seed 102")):
+        shift = 0.01 if k else -0.01
+        for (front, method), (silence, signals, kind, ratio) in scores.items():
+            rows.append({"set": name, "front end": front, "method": method, "kind": "network",
+                         "silence balanced accuracy": silence + shift, "signals V-measure": signals,
+                         "signal-type accuracy": kind - shift, "5-neighbour agreement": 0.5,
+                         "test MSE / PCA MSE": ratio, "training windows per s": 10.0 + k})
+        rows.append({"set": name, "front end": "linear, none", "method": "peer: PCA", "kind": "peer",
+                     **{column: 1.0 for column in ABLATION_COLUMNS}})
+    return pd.DataFrame(rows)
+
+
+def test_the_chooser_takes_the_best_mean_score_and_breaks_ties_by_reconstruction():
+    from dolphin_ae.analysis.ablation import choose_row
+
+    summary = choose_row(_per_set({("linear, none", "mse"): (0.8, 0.3, 0.7, 0.9),
+                                   ("log, none", "mse"): (0.9, 0.4, 0.8, 1.1),
+                                   ("log, none", "denoising"): (0.8, 0.5, 0.8, 0.8)}))
+    # Peers never compete; means over the sets; best first.
+    assert list(zip(summary["front end"], summary["method"])) == [("log, none", "denoising"), ("log, none", "mse"),
+                                                                  ("linear, none", "mse")]
+    assert summary["score"].iloc[0] == pytest.approx((0.8 + 0.5 + 0.8) / 3)
+    assert summary["n_sets"].tolist() == [2, 2, 2] and summary["training windows per s"].iloc[0] == 10.5
+    # (0.9 + 0.4 + 0.8) / 3 == (0.8 + 0.5 + 0.8) / 3: the tie goes to the lower reconstruction ratio.
+    assert summary["chosen"].tolist() == [True, False, False]
+    tied = choose_row(_per_set({("log, none", "mse"): (0.9, 0.4, 0.8, 0.7),
+                                ("log, none", "denoising"): (0.8, 0.5, 0.8, 0.8)}))
+    assert tied.loc[tied["chosen"], "method"].tolist() == ["mse"]
+    with pytest.raises(ParameterError, match="no network rows"):
+        choose_row(_per_set({})[lambda t: t["kind"] == "peer"])

@@ -22,23 +22,26 @@ the columns it answers; the others are NaN.
 """
 
 from dataclasses import replace
+from pathlib import Path
 
 import keras
 import numpy as np
+import pandas as pd
 
 from dolphin_ae.analysis.clustering import clustering_scores, scale_codes
 from dolphin_ae.analysis.peers import (PEER_NAMES, avgn_labels, code_scores_k_true, signal_mask, signal_type_peer,
                                        silence_peers, umap_kmeans_labels)
-from dolphin_ae.analysis.projection import neighbour_label_agreement
+from dolphin_ae.analysis.projection import neighbour_label_agreement, stratified_subset
 from dolphin_ae.exceptions import ParameterError
 from dolphin_ae.models import build_model, model_options
-from dolphin_ae.train.evaluation import reconstruction_mse
+from dolphin_ae.train.evaluation import pca_reconstruction_mse, reconstruction_mse
 from dolphin_ae.train.heads import split_encoder, on_features
 from dolphin_ae.train.objective_settings import as_objective
 from dolphin_ae.train.signal_type import (build_signal_type_head, encode_labels, signal_classes, signal_type_metrics,
                                           train_signal_type_head)
 from dolphin_ae.train.silence import silence_metrics, train_silence_on_encoder
 from dolphin_ae.train.training import predict_windows, train_autoencoder
+from dolphin_ae.train.validation import validation_split
 
 MEASURE_COLUMNS = ("silence balanced accuracy", "signals V-measure", "signal-type accuracy", "5-neighbour agreement",
                    "test MSE / PCA MSE")
@@ -50,6 +53,8 @@ CHOICE_COLUMNS = ("silence balanced accuracy", "signals V-measure", "signal-type
 N_NEIGHBOURS = 5
 PCA_PEER = "pca"
 ABLATION_PEER_NAMES = {**PEER_NAMES, PCA_PEER: "PCA with as many components as the code"}
+# The repository's committed table (bench/ablation.py), found from this file: src/dolphin_ae/analysis/ -> root.
+ABLATION_TABLE = Path(__file__).resolve().parents[3] / "bench" / "tables" / "ablation.csv"
 
 
 def front_end_label(front_end):
@@ -192,7 +197,7 @@ def run_ablation(datasets, objectives, *, train_indices, validation_indices, tes
         ``model_options`` keywords of the ConvNet (``conv_filters``, ``kernel_size``, ``latent_dim``,
         ...); ``latent_dim`` is also the PCA's number of components.
     peers : bool
-        Add each front end's :func:`peer_rows`.
+        Add each front end's :func:`peer_rows`; without them only the PCA's test MSE is computed.
     progress : callable or None
         Called with one line after each row.
     options
@@ -217,8 +222,13 @@ def run_ablation(datasets, objectives, *, train_indices, validation_indices, tes
     rows = []
     for dataset in datasets:
         label = front_end_label(dataset.front_end)
-        found, pca_mse = peer_rows(dataset, train_indices, test_indices, cluster_indices, latent_dim=latent_dim,
-                                   scaling=options.get("scaling", "l2"), seed=options.get("seed", 0), **peer_options)
+        if peers:
+            found, pca_mse = peer_rows(dataset, train_indices, test_indices, cluster_indices, latent_dim=latent_dim,
+                                       scaling=options.get("scaling", "l2"), seed=options.get("seed", 0),
+                                       **peer_options)
+        else:
+            pca_mse = pca_reconstruction_mse(dataset.windows, train_indices, test_indices, n_components=latent_dim,
+                                             seed=options.get("seed", 0))
         for objective in objectives:
             row = network_row(dataset, objective, train_indices=train_indices, validation_indices=validation_indices,
                               test_indices=test_indices, cluster_indices=cluster_indices, sizes=sizes,
@@ -230,3 +240,51 @@ def run_ablation(datasets, objectives, *, train_indices, validation_indices, tes
             rows.extend({"front end": label, "method": f"peer: {ABLATION_PEER_NAMES[peer]}", "kind": "peer", **row}
                         for peer, row in found.items())
     return rows
+
+
+def ablation_indices(dataset, *, validation_fraction=0.2, max_train_windows=0, max_cluster_windows=0, seed=0):
+    """``(train, validation, test, cluster)`` window indices of ``dataset``'s split, shared by every row.
+
+    Training and validation windows as chapter 02 draws them (``validation_split``, at most
+    ``max_train_windows`` training windows); every test window; ``cluster``: at most
+    ``max_cluster_windows`` test windows keeping each class's share (``stratified_subset``; 0: all).
+    """
+    train, validation = validation_split(dataset.index["recording"], dataset.index["label"],
+                                         dataset.split_indices("train"), validation_fraction=validation_fraction,
+                                         seed=seed, max_train_windows=max_train_windows)
+    test = dataset.split_indices("test")
+    cluster = test[stratified_subset(dataset.index["label"].to_numpy()[test], max_cluster_windows, seed=seed)]
+    return train, validation, test, cluster
+
+
+def choose_row(per_set):
+    """Network rows of one or more sets -> one row per (front end, method), means over the sets, one chosen.
+
+    ``per_set`` holds ``set``, ``front end``, ``method``, ``kind`` and the :data:`ABLATION_COLUMNS`;
+    peer rows are left out. The rule: the highest mean over the sets of the mean of
+    :data:`CHOICE_COLUMNS` (silence balanced accuracy, signals V-measure, signal-type accuracy);
+    among rows of the same score (to 9 decimals), the lowest mean ``test MSE / PCA MSE``. Returns a DataFrame,
+    best first, with ``score``, ``n_sets``, the mean of every measure and a boolean ``chosen``.
+    """
+    network = per_set[per_set["kind"] == "network"]
+    if network.empty:
+        raise ParameterError("no network rows to choose among")
+    summary = network.groupby(["front end", "method"], sort=False).agg(
+        **{column: (column, "mean") for column in ABLATION_COLUMNS}, n_sets=("set", "nunique")).reset_index()
+    # Rounded, so that scores equal but for the order of a sum tie.
+    summary.insert(2, "score", summary[list(CHOICE_COLUMNS)].mean(axis=1).round(9))
+    summary = summary.sort_values(["score", "test MSE / PCA MSE"], ascending=[False, True], kind="stable")
+    summary["chosen"] = np.arange(len(summary)) == 0
+    return summary.reset_index(drop=True)
+
+
+def read_chosen_table(path=ABLATION_TABLE):
+    """The chooser's committed table and its JSON (``(table, meta)``), or ``(None, None)`` when absent."""
+    from dolphin_ae.runio import read_json
+
+    path = Path(path)
+    if not path.is_file():
+        return None, None
+    table = pd.read_csv(path, keep_default_na=False, na_values={c: [""] for c in ABLATION_COLUMNS})
+    table["chosen"] = table["chosen"].astype(str).str.lower().isin(["true", "1"])
+    return table, read_json(path.with_suffix(".json"), default={})
