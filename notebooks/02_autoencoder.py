@@ -51,6 +51,17 @@ mixed_precision: bool = False  # compute in bfloat16 with float32 weights (GPUs 
 patience: int = 0  # stop when the validation loss has not improved for this many epochs (0: never)
 validation_fraction: float = 0.2  # share of the training recordings held out to watch for overfitting
 max_train_windows: int = 0  # cap on training windows, drawn at random (0: all)
+objective: str = "mse"  # what the autoencoder learns: "mse" (the seed's), "denoising", "contrastive" or "contrastive_mse"
+denoise_gain: list = [0.25, 1.0]  # denoising: range of the gain of the background window added to the input
+contrastive_temperature: float = 0.2  # contrastive: NT-Xent temperature
+contrastive_weight: float = 1.0  # contrastive_mse: weight of the reconstruction loss beside NT-Xent
+projection_dim: int = 64  # contrastive: numbers out of the projection head
+augment_shift_frames: int = 8  # contrastive views: largest time shift (frames)
+augment_shift_bins: int = 4  # contrastive views: largest frequency shift (bins)
+augment_gain_db: float = 3.0  # contrastive views: largest gain either way (dB)
+augment_background_gain: list = [0.0, 0.5]  # contrastive views: range of the gain of an added background window ([0, 0]: none)
+augment_time_mask: int = 16  # contrastive views: widest time mask (frames)
+augment_frequency_mask: int = 16  # contrastive views: widest frequency mask (bins)
 
 # %%
 import time
@@ -67,11 +78,19 @@ from dolphin_ae.models import build_model, model_options
 from dolphin_ae.viz.plots import plot_loss_curves, plot_reconstructions
 from dolphin_ae.runio import record_stage, save_model, update_metrics, write_json
 from dolphin_ae.train.evaluation import pca_reconstruction_mse, reconstruction_mse
+from dolphin_ae.train.objective_settings import as_objective
 from dolphin_ae.train.training import precision_policy, predict_windows, train_autoencoder
 from dolphin_ae.train.validation import validation_split
 
 started = time.perf_counter()
 run_dir = Path(run_dir)
+# Checked here as well as by the report, for a chapter run on its own.
+training_objective = as_objective(
+    objective, denoise_gain=denoise_gain, contrastive_temperature=contrastive_temperature,
+    contrastive_weight=contrastive_weight, projection_dim=projection_dim, augment_shift_frames=augment_shift_frames,
+    augment_shift_bins=augment_shift_bins, augment_gain_db=augment_gain_db,
+    augment_background_gain=augment_background_gain, augment_time_mask=augment_time_mask,
+    augment_frequency_mask=augment_frequency_mask)
 layout = RunLayout(run_dir)
 keras.utils.set_random_seed(seed)
 dataset = WindowDataset.load(run_dir)
@@ -140,14 +159,23 @@ pd.DataFrame(
 # array batch by batch. After every epoch a checkpoint goes into the run directory, so an
 # interrupted run picks up where it stopped; the model keeps the weights of the epoch with the lowest
 # validation loss. One line per epoch reports the losses.
+#
+# That is the seed's objective, `mse`, and this run's is **{glue:text}`objective_name`**. The
+# `objective` parameter offers three more, on the same encoder: `denoising` (the input is the window
+# plus a silence window of another training recording, the target the clean window), `contrastive`
+# (two augmented views of each window, NT-Xent on a small projection of their codes; the decoder is
+# not trained) and `contrastive_mse` (both losses). The {doc}`ablation <09_ablation>` trains each of
+# them on each front end and says which the book's default is, and why.
 
 # %%
+glue("objective_name", training_objective.name, display=False)
 glue("epochs", epochs, display=False)
 glue("batch_size", batch_size, display=False)
 history = train_autoencoder(autoencoder, dataset.windows, train_indices, validation_indices=validation_indices,
                             epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, lr_schedule=lr_schedule,
                             jit_compile=jit_compile, patience=patience, checkpoint_dir=layout.checkpoints,
-                            seed=seed)
+                            seed=seed, objective=training_objective,
+                            recordings=dataset.index["recording"].to_numpy(), is_background=dataset.is_silence)
 layout.models.mkdir(exist_ok=True)
 save_model(autoencoder, layout.autoencoder)
 save_model(encoder, layout.encoder)
@@ -157,16 +185,19 @@ glue("seconds_per_epoch", seconds_per_epoch, display=False)
 glue("train_windows_per_s", len(train_indices) / seconds_per_epoch, display=False)
 glue("epochs_run", len(history["loss"]), display=False)
 glue("best_epoch", history["best_epoch"], display=False)
-figure = plot_loss_curves(history, ylabel="1000 x MSE + KL (z-units²)" if model == "vae_v4_2"
-                          else "reconstruction MSE (z-units²)")
+loss_label = ("1000 x MSE + KL (z-units²)" if model == "vae_v4_2" else "reconstruction MSE (z-units²)")
+if training_objective.contrastive:
+    loss_label = "NT-Xent" if training_objective.name == "contrastive" else f"NT-Xent + weighted {loss_label}"
+figure = plot_loss_curves(history, ylabel=loss_label)
 glue("loss_curves", figure, display=False)
 
 # %% [markdown]
 # ```{glue:figure} loss_curves
 # :name: fig-loss-curves
 #
-# Reconstruction error per epoch on the training recordings and on held-out validation recordings.
-# Curves that fall together mean the model learns structure that carries over to new recordings.
+# The training objective's loss per epoch on the training recordings and on held-out validation
+# recordings (for `mse`, the reconstruction error). Curves that fall together mean the model learns
+# structure that carries over to new recordings.
 # ```
 #
 # The run trained {glue:text}`epochs_run` epochs and kept the weights of epoch {glue:text}`best_epoch`.

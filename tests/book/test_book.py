@@ -154,3 +154,24 @@ def test_a_notebook_error_fails_the_report(tmp_path):
     assert result.returncode == 1
     assert "a notebook failed" in result.stderr and "test_fraction" in result.stderr
     assert not (tmp_path / "book" / "_build").exists()
+
+
+def test_the_ablation_shows_its_table_and_says_where_a_peer_wins(built_run):
+    # Chapter 09 at ci: two front ends x two objectives, each front end with its peers, on one split.
+    notebook = json.loads((built_run / "book" / "09_ablation.ipynb").read_text())
+    glued = {output.get("metadata", {}).get("scrapbook", {}).get("name")
+             for cell in notebook["cells"] for output in cell.get("outputs", [])}
+    assert {"ablation_table", "verdict_silence", "verdict_signals", "verdict_type", "verdict_agreement",
+            "default_row"} <= glued
+    ablation = json.loads((built_run / "metrics.json").read_text())["ablation"]
+    network = [(row["front_end"], row["method"]) for row in ablation["rows"] if row["kind"] == "network"]
+    assert network == [("linear, none", "mse"), ("linear, none", "contrastive"), ("log, none", "mse"),
+                       ("log, none", "contrastive")]
+    assert {row["method"] for row in ablation["rows"] if row["kind"] == "peer"} >= {
+        "peer: gradient boosting on the band profile", "peer: PCA with as many components as the code"}
+    assert ablation["default"] == {"front_end": "linear, none", "objective": "mse"}
+    # Training speed is a clock reading: in the manifest, not in the metrics.
+    timings = json.loads((built_run / "manifest.json").read_text())["stages"]["09_ablation"]["timings"]
+    assert len(timings) == 4 and all(t["training windows per s"] > 0 for t in timings.values())
+    assert all("training windows per s" not in row for row in ablation["rows"])
+    assert (built_run / "book" / "_build" / "html" / "09_ablation.html").exists()

@@ -89,6 +89,12 @@ def _report(capsys, tmp_path, *settings):
     ("projections=tsne", "projections='tsne' is a string; projections must be a list"),
     ("conv_filters=[8, eight]", "item 'eight' is a string; each item of conv_filters must be an integer"),
     ("compare_models=[conv_v5, pca]", "each item of compare_models must be one of conv_v5"),
+    ("objective=triplet", "objective='triplet' is not allowed; objective must be one of mse, denoising, contrastive, "
+                          "contrastive_mse"),
+    ("denoise_gain=[1.0, 0.5]", "--set: denoise_gain must be [low, high] with 0 <= low <= high"),
+    ("ablation_objectives=[mse, triplet]", "item 'triplet' is not allowed; each item of ablation_objectives must be "
+                                           "one of mse, denoising"),
+    ("ablation_magnitudes=[linear, db]", "each item of ablation_magnitudes must be one of linear, log, pcen"),
     ("conv_filters=[8, 8", "--set conv_filters=[8, 8: the value is not valid YAML"),
     ("dtw_engine=spark", "dtw_engine='spark' is not allowed; dtw_engine must be one of local, dask"),
     ("dtw_workers=-1", "--set: dtw_workers must be a whole number >= 0 (0: one per core), got -1"),
@@ -168,6 +174,24 @@ def test_a_parameter_shared_by_notebooks_means_one_thing(tmp_path):
     disagreements = {name: found for name, found in declared.items()
                      if len({(type_name, repr(default)) for _, type_name, default in found}) > 1}
     assert not disagreements, disagreements
+
+
+def test_the_objective_and_its_settings_are_chapter_parameters_with_the_objectives_defaults(tmp_path):
+    # Declared, the report passes them, keys chapter 02 (and the ablation) on them and records them in the
+    # manifest; their defaults are Objective's, so the book's numbers are those of the seed's MSE.
+    from dataclasses import fields
+
+    from dolphin_ae.train.objective_settings import OBJECTIVE_PARAMETERS, Objective
+
+    declared = declarations(_inspected_repo_notebooks(tmp_path))
+    defaults = {field.name: field.default for field in fields(Objective)}
+    for name in ("objective", *OBJECTIVE_PARAMETERS):
+        notebooks = {notebook: default for notebook, _, default in declared[name]}
+        assert set(notebooks) == {"02_autoencoder", "09_ablation"}, name
+        expected = defaults["name" if name == "objective" else name]
+        for default in notebooks.values():
+            assert (list(default) if isinstance(default, list) else default) == \
+                (list(expected) if isinstance(expected, tuple) else expected), name
 
 
 def test_every_declared_default_is_allowed(tmp_path):

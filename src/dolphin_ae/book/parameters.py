@@ -54,6 +54,9 @@ CHOICES = {
 ITEM_CHOICES = {
     "projections": PROJECTIONS,
     "compare_models": MODEL_NAMES,
+    "ablation_magnitudes": MAGNITUDES,
+    "ablation_whitenings": WHITENINGS,
+    "ablation_objectives": OBJECTIVES,
 }
 # Set by the report itself, never by a profile or --set.
 REPORT_PARAMETERS = ("run_dir", "data_dir", "profile")

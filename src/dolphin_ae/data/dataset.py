@@ -238,3 +238,32 @@ def _event_table(clips, index):
         events["type"] = events["label"]
     events["type"] = events["type"].fillna("").astype(str)
     return events[columns].sort_values(["file", "start_s"], kind="stable").reset_index(drop=True)
+
+
+def with_front_end(dataset, data_dir, front_end, *, cache_dir=None, **options):
+    """The windows of ``dataset`` cut again from ``data_dir`` by another ``front_end``, in ``dataset``'s split.
+
+    Through :func:`build_window_dataset` (so cached in ``cache_dir`` like the run's own windows), in
+    the layout ``dataset`` was read in; ``options`` are the other keywords of that function
+    (``channel``, ``min_duration_s``, ``min_event_overlap``, ...), which must be those that made
+    ``dataset``. The front end changes the numbers in a window, never which windows there are, so
+    every window keeps its row and its split: a comparison of front ends is scored on the same
+    training and test windows. Returns ``dataset`` itself when ``front_end`` is its own.
+
+    Raises
+    ------
+    ParameterError
+        The windows cut now are not those of ``dataset`` (other files, or other window starts):
+        ``options`` or ``data_dir`` differ from what made it.
+    """
+    if front_end == dataset.front_end:
+        return dataset
+    other = build_window_dataset(data_dir, front_end=front_end, layout=dataset.layout, cache_dir=cache_dir, **options)
+    same = ["file", "start_s"]
+    if (len(other.index) != len(dataset.index)
+            or not other.index[same].reset_index(drop=True).equals(dataset.index[same].reset_index(drop=True))):
+        raise ParameterError(f"{data_dir}: the front end {front_end.magnitude}/{front_end.whitening} cut "
+                             f"{len(other.index)} windows that are not the data set's {len(dataset.index)}; the "
+                             "options must be those the data set was made with")
+    other.index["split"] = dataset.index["split"].to_numpy()
+    return other
