@@ -230,7 +230,12 @@ def test_the_chapters_resume_and_repeat_their_metrics(tmp_path, chapter_project,
     resumed_metrics = json.loads((interrupted / "metrics.json").read_text())
     fresh_metrics = json.loads((fresh / "metrics.json").read_text())
     assert set(resumed_metrics) == RESUMED_SECTIONS
-    assert resumed_metrics == {section: fresh_metrics[section] for section in RESUMED_SECTIONS}
+    # Every number repeats exactly but the PCA's: its randomized float32 fit once gave 0.022686054 in one run
+    # and 0.022686058 in the other on byte-identical windows (cause not found), so it is held to 1e-6.
+    for section in RESUMED_SECTIONS:
+        resumed, fresh_values = dict(resumed_metrics[section]), dict(fresh_metrics[section])
+        assert resumed.pop("pca_mse") == pytest.approx(fresh_values.pop("pca_mse"), rel=1e-6)
+        assert resumed == fresh_values
 
 
 def test_cells_that_choose_their_own_display_keep_it():

@@ -52,7 +52,10 @@ ABLATION_COLUMNS = MEASURE_COLUMNS + WALL_CLOCK_COLUMNS
 CHOICE_COLUMNS = ("silence balanced accuracy", "signals V-measure", "signal-type accuracy")
 N_NEIGHBOURS = 5
 PCA_PEER = "pca"
-ABLATION_PEER_NAMES = {**PEER_NAMES, PCA_PEER: "PCA with as many components as the code"}
+# The window peers the ablation fits (not the search chapter's pooled-spectrogram index), and a PCA.
+WINDOW_PEERS = ("energy_global", "energy_per_recording", "band_profile_gbm", "avgn", "umap_kmeans")
+ABLATION_PEER_NAMES = {**{peer: PEER_NAMES[peer] for peer in WINDOW_PEERS},
+                       PCA_PEER: "PCA with as many components as the code"}
 # The repository's committed table (bench/ablation.py), found from this file: src/dolphin_ae/analysis/ -> root.
 ABLATION_TABLE = Path(__file__).resolve().parents[3] / "bench" / "tables" / "ablation.csv"
 
