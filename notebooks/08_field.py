@@ -48,7 +48,8 @@ from myst_nb import glue
 
 from dolphin_ae.data.synth import synthesize_dataset
 from dolphin_ae.field.batch import detect_batch, embed_batch
-from dolphin_ae.field.evaluation import chance_rendition_precision, overlap_s, region_recall_precision, spans_match
+from dolphin_ae.field.evaluation import (chance_rendition_precision, region_recall_precision, spans_match,
+                                         without_query)
 from dolphin_ae.field.index import build_index
 from dolphin_ae.field.search import embed_spans, index_run, load_index, rendition_scores, search
 from dolphin_ae.field.regions import DetectionOptions
@@ -265,9 +266,8 @@ query_span = (query["file"], float(query["start_s"]), float(query["end_s"]))
 code, sequence = embed_spans(index_run(indexes["codes"]), query_span[0], [query_span[1:]],
                              options=indexes["codes"].options)[0]
 hits = search(indexes["codes"], code, sequence, k=search_hits_shown + 3, rerank="dtw")
-hits = hits[[not (file == query_span[0] and overlap_s(start, end, *query_span[1:]) > 0)
-             for file, start, end in zip(hits["file"], hits["start_s"], hits["end_s"])]].head(search_hits_shown)
-spans = [query_span] + list(zip(hits["file"], hits["start_s"].astype(float), hits["end_s"].astype(float)))
+hits = without_query(zip(hits["file"], hits["start_s"].astype(float), hits["end_s"].astype(float)), query_span)
+spans = [query_span] + hits[:search_hits_shown]
 titles = [f"query: {query['motif']}"] + [f"hit {number}: {truth_name(*span)}"
                                          for number, span in enumerate(spans[1:], start=1)]
 spectrograms, players = [], []

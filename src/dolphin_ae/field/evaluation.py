@@ -78,6 +78,12 @@ def precision_at_k(hits, relevant, *, k, min_overlap=0.5):
     return len(found) / k
 
 
+def without_query(hits, query):
+    """``hits`` ((file, start_s, end_s), nearest first) less those overlapping ``query`` in its own file:
+    a query that is one of the index's regions finds itself first."""
+    return [hit for hit in hits if not (hit[0] == query[0] and overlap_s(hit[1], hit[2], query[1], query[2]) > 0)]
+
+
 def rendition_precision(truth, search, *, max_k=10, min_overlap=0.5):
     """Query by example scored on planted signature whistles: precision at k, averaged over motifs.
 
@@ -112,8 +118,7 @@ def rendition_precision(truth, search, *, max_k=10, min_overlap=0.5):
             relevant = [event for event in events if event is not query]
             k = min(len(relevant), max_k)
             # The query's own region may come back (at distance 0): ask for a few more than k.
-            hits = [hit for hit in search(query[0], query[1], query[2], k + 3)
-                    if not (hit[0] == query[0] and overlap_s(hit[1], hit[2], query[1], query[2]) > 0)]
+            hits = without_query(search(query[0], query[1], query[2], k + 3), query)
             scores.append(precision_at_k(hits, relevant, k=k, min_overlap=min_overlap))
         per_motif[str(motif)] = float(np.mean(scores))
         n_queries += len(scores)
