@@ -56,7 +56,10 @@ def _detection_options(args):
 
 def _finish_batch(result, out, what):
     reused = getattr(result, "reused", [])
-    kept = f" ({len(reused)} kept from an earlier run: finished, inputs unchanged)" if reused else ""
+    changed = getattr(result, "changed", [])
+    notes = ([f"{len(reused)} kept from an earlier run: finished, inputs unchanged"] if reused else []) + \
+        ([f"{len(changed)} re-embedded: changed since they were indexed"] if changed else [])
+    kept = f" ({'; '.join(notes)})" if notes else ""
     print(f"wrote {result.n_rows} {what} from {len(result.succeeded)} recording(s) to {out}{kept}")
     if result.failed:
         print(f"dolphin-ae: {len(result.failed)} of {len(result.failed) + len(result.succeeded)} recording(s) "
@@ -288,7 +291,8 @@ def build_parser():
         description="Detect and embed every region of the recordings as `embed --per region` does, keep the "
                     "codes of each region's windows, and build an approximate-nearest-neighbour index (pynndescent) "
                     "over the region codes, saved in INDEX_DIR with the run, front end and options used. Given an "
-                    "existing INDEX_DIR, only recordings not yet in it are embedded and added.")
+                    "existing INDEX_DIR, only recordings not yet in it are embedded and added, and those in it "
+                    "whose size or modification time changed since they were indexed are embedded again.")
     _add_detection_arguments(index)
     index.add_argument("--out", required=True, metavar="INDEX_DIR",
                        help="the index folder (created, or extended when it holds an index of the same run and "

@@ -50,12 +50,15 @@ def expand_inputs(inputs):
 @dataclass
 class BatchResult:
     """What a batch did: files whose rows are in the output, ``(file, reason)`` for those that could not be
-    used, and the files (among ``succeeded``) whose finished parts an earlier run left and this one kept."""
+    used, the files (among ``succeeded``) whose finished parts an earlier run left and this one kept, and
+    those (among ``succeeded``) whose rows an index held already but made again because the recording
+    changed since (``dolphin-ae index``)."""
 
     succeeded: list = field(default_factory=list)
     failed: list = field(default_factory=list)
     n_rows: int = 0
     reused: list = field(default_factory=list)
+    changed: list = field(default_factory=list)
 
     @property
     def exit_status(self):

@@ -5,8 +5,10 @@ Each recording is detected and embedded exactly as ``embed --per region`` does
 The per-window codes of every region are kept too, for re-ranking by DTW
 (:mod:`dolphin_ae.field.search`). One recording makes one *part* (``parts/<k>.parquet`` and
 ``parts/<k>.sequences.npy``, :class:`dolphin_ae.layout.IndexLayout`), so adding recordings to an
-index embeds only the new ones; the neighbour graph is then rebuilt over every code, which costs
-far less than embedding. The recordings are tasks on the same engine as ``embed``'s
+index embeds only the new ones, and those already in it whose size or modification time changed since
+they were indexed (their part is replaced: the codes of a recording as it was are never kept for it as
+it is); the neighbour graph is then rebuilt over every code, which costs far less than embedding. The
+recordings are tasks on the same engine as ``embed``'s
 (:func:`dolphin_ae.field.engine_run.map_recordings`: this process, or a Dask cluster), and each part's
 record (``parts/<k>.json``) lets a build interrupted before its manifest keep the parts it finished.
 
@@ -21,7 +23,8 @@ distance to every code, milliseconds there), and ``index.json`` says which (``se
 
 Nothing half-written is trusted: every file is written atomically, and ``index.json`` (the
 manifest: run, front end, detection options, parts and their SHA-256 checksums) is written last.
-:func:`load_index` refuses a folder without a manifest, and a part or graph whose checksum differs.
+:func:`load_index` refuses a folder without a manifest, and a part or graph whose checksum differs. The
+files of a part replaced (its recording changed) are deleted only once the new ``index.json`` is in place.
 """
 
 import functools
@@ -133,6 +136,7 @@ def _index_part(spec, options, root, numbers, ours, path, progress=None):
     regions, sequences = embed_regions(run, path, options=options)
     layout = IndexLayout(root)
     entry = _write_part(layout, numbers[str(path)], path, regions, sequences, run.latent_dim)
+    entry["recording"] = recording  # in the manifest too: a later build sees whether the recording changed
     write_json(layout.part_record(entry["part"]), {"entry": entry, "recording": recording, "inputs": ours})
     return {"n_rows": len(regions), "entry": entry}
 
@@ -159,6 +163,30 @@ def _finished_parts(layout, paths, ours, known):
     return adopted, numbers
 
 
+def _indexed_stat(layout, entry):
+    """The :func:`~dolphin_ae.field.parts.recording_stat` of ``entry``'s recording when it was indexed, or None
+    when nothing says it.
+
+    The manifest's entry holds it; entries written before it did are looked up in their part's record
+    (``parts/<k>.json``), trusted only when that record's entry is the manifest's, checksums and all."""
+    if "recording" in entry:
+        return entry["recording"]
+    try:
+        record = read_json(layout.part_record(entry["part"]))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("entry") != entry:
+        return None
+    return record.get("recording")
+
+
+def _remove_part(layout, entry):
+    """Delete a part's files, once no ``index.json`` counts it (a file left by an interruption is never read)."""
+    for path in (layout.part_record(entry["part"]), layout.part_regions(entry["part"]),
+                 layout.part_sequences(entry["part"])):
+        path.unlink(missing_ok=True)
+
+
 def build_index(run_dir, inputs, out_dir, *, options=None, embedding="encoder", seed=0, threshold=None,
                 min_ann_regions=MIN_ANN_REGIONS, client=None, progress=False):
     """Index the regions of ``inputs``, or add them to the index in ``out_dir`` when there is one.
@@ -168,7 +196,11 @@ def build_index(run_dir, inputs, out_dir, *, options=None, embedding="encoder", 
     run_dir : str or Path
         A trained run (:func:`dolphin_ae.field.run.load_detector_run`).
     inputs : list of str or Path
-        Recordings or folders of them; recordings already in the index are skipped, not re-embedded.
+        Recordings or folders of them. One already in the index is skipped, not re-embedded, while its size
+        and modification time are those it had when it was indexed; else it is embedded again and its
+        part replaced (or, when it can no longer be used, removed, its failure listed). One in the index but
+        missing now is listed as failed and its part kept as it was; recordings of the index not among
+        ``inputs`` are kept as they are.
     out_dir : str or Path
         The index folder (:class:`dolphin_ae.layout.IndexLayout`); created when missing.
     options : DetectionOptions
@@ -190,7 +222,9 @@ def build_index(run_dir, inputs, out_dir, *, options=None, embedding="encoder", 
     Returns
     -------
     result : BatchResult
-        Recordings added, and those that could not be used with their reasons.
+        Recordings added or re-embedded (``succeeded``; among them ``changed``, those re-embedded because
+        they changed since they were indexed, and ``reused``, those whose part an interrupted build left),
+        and those that could not be used with their reasons.
     """
     import pandas as pd
 
@@ -207,25 +241,45 @@ def build_index(run_dir, inputs, out_dir, *, options=None, embedding="encoder", 
                           ("models", "the models"), ("options", "the options")):
             _check_same(manifest, key, ours[key], what)
     parts = list(manifest["parts"]) if manifest else []
-    indexed = {part["file"] for part in parts}
+    position = {part["file"]: i for i, part in enumerate(parts)}
     paths = expand_inputs(inputs)
     if not paths:
         raise ParameterError("no recordings given: pass audio files or folders holding .wav/.flac files")
     adopted, in_use = _finished_parts(layout, paths, ours, {part["part"] for part in parts})
     result = BatchResult()
-    todo, seen = [], set(indexed)
+    todo, seen = [], set()
+    stale = {}  # file: its entry in the index, made from the recording as it was before it changed
+
+    def place(file, entry):
+        if file in stale:
+            parts[position[file]] = entry
+            result.changed.append(file)
+            log.info("%s changed since it was indexed; re-embedded", file)
+        else:
+            parts.append(entry)
+        result.succeeded.append(file)
+        result.n_rows += entry["n_regions"]
+
     for path in paths:
-        if str(path) in seen:
-            if str(path) in indexed:
-                log.info("%s is in the index already; its codes are kept", path)
+        file = str(path)
+        if file in seen:
             continue
-        seen.add(str(path))
-        if str(path) in adopted:
+        seen.add(file)
+        if file in position:
+            now = recording_stat(path)
+            if now is None:
+                reason = "missing now; its regions in the index are kept as they were indexed"
+                log.warning("%s: %s", path, reason)
+                result.failed.append((file, reason))
+                continue
+            if now == _indexed_stat(layout, parts[position[file]]):
+                log.info("%s is in the index already and unchanged; its codes are kept", path)
+                continue
+            stale[file] = parts[position[file]]
+        if file in adopted:
             log.info("%s: its part from an interrupted build is kept", path)
-            parts.append(adopted[str(path)])
-            result.succeeded.append(str(path))
-            result.reused.append(str(path))
-            result.n_rows += adopted[str(path)]["n_regions"]
+            place(file, adopted[file])
+            result.reused.append(file)
         else:
             todo.append(path)
     first = 1 + max(in_use, default=-1)
@@ -233,20 +287,24 @@ def build_index(run_dir, inputs, out_dir, *, options=None, embedding="encoder", 
     spec = RunSpec.of(run, embedding)
     remember_run(spec, run)
     task = functools.partial(_index_part, spec, options, str(layout.root), numbers, ours)
-    new = {}
+    outcomes = {}
     for _, path, outcome in map_recordings(task, todo, client=client, progress=progress):
-        if outcome["ok"]:
-            new[str(path)] = outcome
-        else:
-            log.warning("skipped %s: %s", path, outcome["reason"])
-            result.failed.append((str(path), outcome["reason"]))
+        outcomes[str(path)] = outcome
+    dropped = set()
     for path in todo:  # in the order of the inputs, whatever order the tasks finished in
-        if str(path) in new:
-            parts.append(new[str(path)]["entry"])
-            result.succeeded.append(str(path))
-            result.n_rows += new[str(path)]["n_rows"]
-    if not result.succeeded:
+        file, outcome = str(path), outcomes[str(path)]
+        if outcome["ok"]:
+            place(file, outcome["entry"])
+            continue
+        reason = outcome["reason"]
+        if file in stale:  # its old codes are of another recording than the one there now
+            dropped.add(position[file])
+            reason += "; it changed since it was indexed, so its old regions were removed from the index"
+        log.warning("skipped %s: %s", path, reason)
+        result.failed.append((file, reason))
+    if not result.succeeded and not dropped:
         return result  # nothing new: the index (if any) stays as it was
+    parts = [part for i, part in enumerate(parts) if i not in dropped]
     tables = [pd.read_parquet(layout.part_regions(part["part"])) for part in parts]
     regions = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
     codes = regions[code_columns(run.latent_dim)].to_numpy(np.float32) if len(regions) else np.zeros((0, 1))
@@ -258,6 +316,8 @@ def build_index(run_dir, inputs, out_dir, *, options=None, embedding="encoder", 
                                  "n_regions": int(len(regions)), "parts": parts, "seed": seed,
                                  "search": "exact" if ann is None else "pynndescent",
                                  "ann_sha256": file_sha256(layout.ann)})
+    for entry in stale.values():  # replaced or removed; index.json no longer counts them
+        _remove_part(layout, entry)
     return result
 
 
