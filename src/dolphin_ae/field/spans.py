@@ -8,11 +8,12 @@ them. A last task takes the spans' scores in time order and writes the recording
 (:func:`dolphin_ae.field.parts.write_part`): regions are merged over the whole recording, so a region that
 crosses a span's edge is one region, as in one task.
 
-``task_s`` defaults to 600 s: a span of 600 s at 48 kHz is about 7000 windows, minutes of model time on a
-CPU core, against a task's fixed cost of well under a second (the run is cached per worker, the header read
-again, and for PCEN front ends 40 s of warm-up frames, no model calls); a 10-hour recording makes 60 tasks,
-enough for dozens of workers. The scores of a span travel to the last task: per window 8 + 4 bytes, and
-``4 * latent_dim`` more with codes; the audio never does.
+``task_s`` defaults to 600 s: a span of 600 s at 48 kHz is about 7000 windows, about 10 minutes of model
+time for the full ConvNet v5 on a 2-core machine (it encodes about 12 windows/s there), against a task's
+fixed cost: a header read, the run from the worker's cache and, for PCEN front ends, 40 s of warm-up
+frames (no model calls); ``bench/engine.py`` times spans against one task (``bench/RESULTS.md``). A
+10-hour recording makes 60 tasks, enough for dozens of workers. The scores of a span travel to the last
+task: per window 8 + 4 bytes, and ``4 * latent_dim`` more with codes; the audio never does.
 
 Recordings at another rate than the run's, or with a whitening front end, stay one task
 (:mod:`dolphin_ae.audio.blocks` says why); so does every recording on the local engine.
