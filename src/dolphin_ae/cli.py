@@ -51,7 +51,8 @@ def _detection_options(args):
     from dolphin_ae.field.regions import DetectionOptions
 
     return DetectionOptions(step_frames=args.step_frames, min_gap_s=args.min_gap_s, min_region_s=args.min_region_s,
-                            channel=args.channel, block_s=args.block_s, batch_size=args.batch_size).check()
+                            channel=args.channel, block_s=args.block_s, batch_size=args.batch_size,
+                            task_s=args.task_s).check()
 
 
 def _finish_batch(result, out, what):
@@ -183,6 +184,10 @@ def _add_detection_arguments(parser):
                         help="seconds of audio read and analysed at a time; memory grows with this, not with the "
                              "recording's length (default 10)")
     parser.add_argument("--batch-size", type=int, default=64, help="windows per model call (default 64)")
+    parser.add_argument("--task-s", type=float, default=600.0,
+                        help="with --engine dask: a recording longer than this many seconds is cut into spans of "
+                             "this length, each a task of its own, so that one long recording keeps every worker "
+                             "busy; the regions and codes are those of one task (default 600)")
     parser.add_argument("--no-progress", action="store_true", help="do not draw progress bars")
     parser.add_argument("--engine", choices=("local", "dask"), default="local",
                         help="where the recordings are processed: local (this process, one after another; the "

@@ -5,12 +5,14 @@ pulses and click trains at known times); the model is the session's tiny ``train
 (``tests/conftest.py``). One 2-worker ``LocalCluster`` serves every Dask test of the module.
 """
 
+import math
 import os
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from dolphin_ae.audio.blocks import plan_spans
 from dolphin_ae.cli import main
 from dolphin_ae.data.synth_long import write_long_recording
 from dolphin_ae.engine import engine_client
@@ -77,6 +79,69 @@ def test_serial_and_dask_give_identical_regions_and_codes(trained_run, recording
     info = client.run(run_cache_info)
     assert sum(i["loads"] + i["hits"] for i in info.values()) == 3 * len(paths)
     assert all(i["loads"] <= 1 for i in info.values())
+
+
+def _cache_uses(client):
+    return sum(i["loads"] + i["hits"] for i in client.run(run_cache_info).values())
+
+
+def test_long_recordings_cut_into_spans_give_the_regions_and_codes_of_one_task(trained_run, recordings, client,
+                                                                               tmp_path):
+    paths, truths = recordings
+    run = load_detector_run(trained_run)
+    fe = run.front_end
+    step_s = fe.step_frames * fe.hop_length / fe.sr
+    # Spans short enough that a span's edge falls in the middle of the first recording's first event, and that
+    # every recording is cut into at least 3 spans.
+    event = truths[0].iloc[0]
+    middle_s = (event["start_s"] + event["end_s"]) / 2
+    task_s = middle_s / math.ceil(3 * middle_s / min(DURATIONS_S))
+    spans = [plan_spans(path, fe, task_s=task_s) for path in paths]
+    assert all(len(s) >= 3 for s in spans)
+    edges_s = [first * step_s for first, _ in spans[0][1:]]
+    assert any(event["start_s"] < edge < event["end_s"] for edge in edges_s)
+    options = DetectionOptions(task_s=task_s)
+    for name, call in (("regions", lambda out, c: detect_batch(run, paths, out, options=options, progress=False,
+                                                              client=c)),
+                       ("codes", lambda out, c: embed_batch(run, paths, out, options=options, progress=False,
+                                                            client=c)),
+                       ("windows", lambda out, c: embed_batch(run, paths, out, per="window", options=options,
+                                                              progress=False, client=c))):
+        serial = call(tmp_path / f"{name}_serial", None)
+        uses = _cache_uses(client)
+        distributed = call(tmp_path / f"{name}_dask", client)
+        # Every span was a task of its own (each loads the run from the cache), then one task per recording.
+        assert _cache_uses(client) - uses == sum(len(s) + 1 for s in spans)
+        assert serial.succeeded == distributed.succeeded == [str(p) for p in paths] and not distributed.failed
+        assert serial.n_rows == distributed.n_rows > 0
+        pd.testing.assert_frame_equal(_read(tmp_path / f"{name}_serial"), _read(tmp_path / f"{name}_dask"),
+                                      check_exact=True)
+        assert sorted(p.name for p in (tmp_path / f"{name}_dask").glob("*.parquet")) == \
+            sorted(PartsFolder(tmp_path / f"{name}_dask").part(p).name for p in paths)  # one part per recording
+    # A region runs across a span's edge, and is one region in both.
+    regions = _read(tmp_path / "regions_dask")
+    first = regions[regions["file"] == str(paths[0])]
+    assert any(((first["start_s"] < edge) & (first["end_s"] > edge)).any() for edge in edges_s)
+    # A rerun keeps the spanned parts: task_s changes how the work is cut, not the rows.
+    again = detect_batch(run, paths, tmp_path / "regions_dask", options=DetectionOptions(task_s=task_s * 2),
+                         progress=False, client=client)
+    assert again.reused == [str(p) for p in paths]
+
+
+def test_a_failing_span_fails_its_recording_alone(trained_run, recordings, client, tmp_path):
+    import soundfile
+
+    paths, _ = recordings
+    y, sr = soundfile.read(str(paths[0]), dtype="float32")
+    y[int(0.8 * len(y))] = np.nan  # in the last span only
+    poisoned = tmp_path / "poisoned.wav"
+    soundfile.write(str(poisoned), y, sr, subtype="FLOAT")
+    out = tmp_path / "regions"
+    result = detect_batch(load_detector_run(trained_run), [poisoned, paths[1]], out, progress=False, client=client,
+                          options=DetectionOptions(task_s=1.5))
+    assert result.succeeded == [str(paths[1])]
+    assert [file for file, _ in result.failed] == [str(poisoned)] and "NaN or infinite" in result.failed[0][1]
+    assert set(_read(out)["file"]) == {str(paths[1])}
 
 
 def test_the_folder_reads_whole_with_pandas_and_dask(trained_run, recordings, tmp_path):
@@ -249,6 +314,8 @@ def test_the_command_line_runs_on_dask_and_resumes(trained_run, recordings, tmp_
     (["--scheduler", "tcp://127.0.0.1:9"], "scheduler is only used with engine 'dask'"),
     (["--engine", "dask", "--scheduler", " "], "scheduler must be an address"),
     (["--engine", "dask", "--workers", "2", "--scheduler", "tcp://127.0.0.1:9"], "workers is only used when"),
+    (["--engine", "dask", "--task-s", "0"], "task_s (--task-s) must be a positive"),
+    (["--engine", "dask", "--task-s", "nan"], "task_s (--task-s) must be a positive"),
 ])
 def test_bad_engine_options_stop_before_any_work(tmp_path, capsys, flags, message):
     out = tmp_path / "out"

@@ -1,13 +1,14 @@
 """``detect`` and ``embed`` over many recordings, here or on a Dask cluster; one file's failure not stopping the rest.
 
 Every recording is one task (:func:`dolphin_ae.field.engine_run.map_recordings`) that writes one Parquet
-part (:mod:`dolphin_ae.field.parts`). Given a folder as ``out``, the parts are the output: a dataset
-that pandas and dask read whole, which a rerun completes (finished parts with unchanged inputs are
-kept). Given a file (``detect``: ``.csv``; ``embed``: ``.csv`` or ``.parquet``), the parts are made in a
-hidden temporary folder beside it and joined, in the order of the inputs, into that one file, written
-atomically when the batch ends; so are the regions' audio (``wav_path``). Either way a recording that
-cannot be used is listed with its reason in the result (and, in a folder, in its ``_failures.csv``);
-the others go on.
+part (:mod:`dolphin_ae.field.parts`); on a cluster a recording longer than ``options.task_s`` is scored in
+spans by tasks of their own first (:mod:`dolphin_ae.field.spans`), its part still one. Given a folder as
+``out``, the parts are the output: a dataset that pandas and dask read whole, which a rerun completes
+(finished parts with unchanged inputs are kept). Given a file (``detect``: ``.csv``; ``embed``: ``.csv`` or
+``.parquet``), the parts are made in a hidden temporary folder beside it and joined, in the order of the
+inputs, into that one file, written atomically when the batch ends; so are the regions' audio (``wav_path``).
+Either way a recording that cannot be used is listed with its reason in the result (and, in a folder, in
+its ``_failures.csv``); the others go on.
 """
 
 import contextlib
@@ -26,6 +27,7 @@ from dolphin_ae.field.parts import (PartsFolder, TableSpec, check_output, is_dat
                                     plan_parts, write_failures, write_part)
 from dolphin_ae.field.regions import DetectionOptions, Region
 from dolphin_ae.field.run import model_fingerprint
+from dolphin_ae.field.spans import span_tasks
 from dolphin_ae.field.tables import TableWriter, write_regions_audio
 from dolphin_ae.layout import ENCODER_FILE, MODELS_DIR
 from dolphin_ae.runio import atomic_path
@@ -103,8 +105,11 @@ def run_parts(run, paths, folder, table, *, options, client=None, progress=True)
         log.info("%d of %d recording(s) have finished parts in %s with the same inputs; kept", len(done), len(paths),
                  folder.root)
     task = functools.partial(write_part, spec, options, table, str(folder.root), inputs)
+    split = None if client is None else functools.partial(span_tasks, spec, options, table.command != "detect",
+                                                          run.front_end)
     outcomes = {i: {"ok": True, "n_rows": n, "reused": True} for i, n in done.items()}
-    for i, path, outcome in map_recordings(task, [path for _, path in todo], client=client, progress=progress):
+    for i, path, outcome in map_recordings(task, [path for _, path in todo], client=client, progress=progress,
+                                           split=split):
         if not outcome["ok"]:
             log.warning("skipped %s: %s", path, outcome["reason"])
         outcomes[todo[i][0]] = outcome

@@ -1,10 +1,13 @@
-"""One task per recording, in this process or on a Dask cluster, with the trained run loaded once per process.
+"""One task per recording (or per span of a long one), in this process or on a Dask cluster, with the trained
+run loaded once per process.
 
 ``detect``, ``embed`` and ``index`` hand :func:`map_recordings` a task (a picklable callable taking a
 recording's path) and a ``distributed.Client`` or ``None`` (:func:`dolphin_ae.engine.engine_client`).
 The task is the same function on either engine, so both give the same answer: it reads its recording
 in blocks (:func:`dolphin_ae.field.regions.detect_file`), so memory per worker stays flat in
-recording length, and it writes its own output part, so only a small summary travels back.
+recording length, and it writes its own output part, so only a small summary travels back. On a cluster a
+recording longer than ``task_s`` may be cut into spans scored by tasks of their own and joined by a last
+one (:mod:`dolphin_ae.field.spans`), so that one long recording keeps every worker busy.
 
 A task names the run by a :class:`RunSpec` (its folder, threshold and embedding), not by the loaded
 models: :func:`cached_run` loads the run once per process (a worker keeps it for every later task)
@@ -122,15 +125,40 @@ def failure_reason(error, path):
     return text[len(prefix):] if text.startswith(prefix) else text
 
 
-def attempt(task, path, progress=None):
+def attempt(task, path, progress=None, **kwargs):
     """``{"ok": True, **task(path)}``, or ``{"ok": False, "reason": ...}`` when the recording cannot be used."""
     try:
-        return {"ok": True, **task(path, progress=progress)}
+        return {"ok": True, **task(path, progress=progress, **kwargs)}
     except AudioError as error:
         return {"ok": False, "reason": failure_reason(error, path)}
 
 
-def map_recordings(task, paths, *, client=None, progress=True):
+def attempt_span(span_task, path):
+    """``{"ok": True, **span_task()}``, or ``{"ok": False, "reason": ...}`` when the recording cannot be used."""
+    try:
+        return {"ok": True, **span_task()}
+    except AudioError as error:
+        return {"ok": False, "reason": failure_reason(error, path)}
+
+
+def finish_spans(task, path, spans):
+    """``task(path, spans=...)`` on the outcomes of a recording's span tasks, or the first span's failure."""
+    for outcome in spans:
+        if not outcome["ok"]:
+            return outcome
+    return attempt(task, path, spans=[{k: v for k, v in outcome.items() if k != "ok"} for outcome in spans])
+
+
+def _submit(client, task, path, split):
+    """The future of ``path``'s outcome: one task, or (``split``) its span tasks and the task that joins them."""
+    span_tasks = None if split is None else split(path)
+    if not span_tasks:
+        return client.submit(attempt, task, path, pure=False)
+    spans = [client.submit(attempt_span, span_task, path, pure=False) for span_task in span_tasks]
+    return client.submit(finish_spans, task, path, spans, pure=False)
+
+
+def map_recordings(task, paths, *, client=None, progress=True, split=None):
     """Run ``task(path, progress=bar)`` on every recording; yield ``(i, path, outcome)`` as each finishes.
 
     Parameters
@@ -142,6 +170,10 @@ def map_recordings(task, paths, *, client=None, progress=True):
     client : distributed.Client or None
         None: one after another in this process, with a progress bar per recording in seconds of
         audio; else one task per recording on the cluster, yielded in the order they finish.
+    split : callable or None
+        With a client: ``split(path)`` gives the span tasks of a long recording (picklable callables of no
+        argument, in time order, :func:`dolphin_ae.field.spans.span_tasks`) or None to keep it one task. Its
+        spans run as tasks of their own, then ``task(path, progress=None, spans=[their results])`` joins them.
 
     Yields
     ------
@@ -167,7 +199,7 @@ def map_recordings(task, paths, *, client=None, progress=True):
         from distributed.scheduler import KilledWorker
 
         # pure=False: a rerun on a long-lived cluster must read the recordings again, not reuse results.
-        futures = client.map(attempt, [task] * len(paths), paths, pure=False)
+        futures = [_submit(client, task, path, split) for path in paths]
         position = {future.key: i for i, future in enumerate(futures)}
         for future in as_completed(futures):
             i = position[future.key]

@@ -38,7 +38,7 @@ RECORDS_DIR = "_parts"
 DATASET_FILE = "_dataset.json"
 FAILURES_FILE = "_failures.csv"
 PARTIAL_SUFFIX = ".parquet-partial"
-# Options that change the rows (block_s and batch_size change only how the work is cut).
+# Options that change the rows (block_s, batch_size and task_s change only how the work is cut).
 ROW_OPTIONS = ("step_frames", "min_gap_s", "min_region_s", "channel")
 
 
@@ -183,23 +183,33 @@ def plan_parts(folder, paths, inputs, table):
     return todo, done
 
 
-def write_part(spec, options, table, root, inputs, path, progress=None):
+def write_part(spec, options, table, root, inputs, path, progress=None, spans=None):
     """One recording's part and then its record (the task :func:`~dolphin_ae.field.engine_run.map_recordings`
     runs, here or on a worker). Returns ``{"n_rows": n}``; raises ``AudioError`` when the recording cannot
     be used, leaving nothing behind.
+
+    ``spans``: the recording's spans already scored by other tasks (:func:`dolphin_ae.field.spans.score_span`),
+    in time order; their windows are merged here as the recording's own would be. None: read it all here.
 
     The recording's size and time are taken before it is read: one that changes meanwhile is redone next time.
     """
     import pyarrow.parquet
 
-    wanted = part_inputs(path, inputs, table)
+    from dolphin_ae.field.spans import spans_scans
+
+    scans = None
+    if spans is None:
+        wanted = part_inputs(path, inputs, table)
+    else:
+        scans, stat = spans_scans(path, spans)
+        wanted = json_values({**part_inputs(path, inputs, table), "recording": stat})
     run = cached_run(spec)
     folder = PartsFolder(root)
     schema = table.schema()
     with atomic_path(folder.part(path), temporary_suffix=PARTIAL_SUFFIX) as temporary:
         writer = pyarrow.parquet.ParquetWriter(str(temporary), schema)
         try:
-            n_rows = _write_rows(writer, run, path, options, table, schema, progress)
+            n_rows = _write_rows(writer, run, path, options, table, schema, progress, scans)
         finally:
             writer.close()
     write_json(folder.record(path), {"version": PARTS_VERSION, "file": str(path), "inputs": wanted, "n_rows": n_rows,
@@ -207,9 +217,9 @@ def write_part(spec, options, table, root, inputs, path, progress=None):
     return {"n_rows": n_rows}
 
 
-def _write_rows(writer, run, path, options, table, schema, progress):
+def _write_rows(writer, run, path, options, table, schema, progress, scans):
     if table.command == "detect":
-        regions = detect_file(run, path, options=options, progress=progress)
+        regions = detect_file(run, path, options=options, progress=progress, scans=scans)
         writer.write_table(_region_rows(schema, path, regions, {"score": np.array([r.score for r in regions])}))
         return len(regions)
     if table.per == "window":
@@ -223,11 +233,11 @@ def _write_rows(writer, run, path, options, table, schema, progress):
             writer.write_table(rows)
             n_rows[0] += rows.num_rows
 
-        detect_file(run, path, options=options, with_codes=True, progress=progress, on_windows=on_windows)
+        detect_file(run, path, options=options, with_codes=True, progress=progress, on_windows=on_windows, scans=scans)
         if n_rows[0] == 0:
             writer.write_table(schema.empty_table())
         return n_rows[0]
-    regions = detect_file(run, path, options=options, with_codes=True, progress=progress)
+    regions = detect_file(run, path, options=options, with_codes=True, progress=progress, scans=scans)
     codes = np.stack([r.code for r in regions]) if regions else np.zeros((0, table.latent_dim), dtype=np.float32)
     writer.write_table(embedding_table(schema, str(path), [r.start_s for r in regions], [r.end_s for r in regions],
                                        {"score": np.array([r.score for r in regions], dtype=np.float32),

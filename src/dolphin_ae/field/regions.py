@@ -14,9 +14,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from dolphin_ae.audio.blocks import check_task_s
 from dolphin_ae.audio.pipeline import normalise, stream_recording, with_step_frames
 from dolphin_ae.exceptions import ParameterError
 from dolphin_ae.layout import ENCODER_FILE, MODELS_DIR
+
+# Seconds of audio per task when the Dask engine splits a long recording (field/spans.py says why).
+DEFAULT_TASK_S = 600.0
 
 
 def _predict(model, x, batch_size):
@@ -166,6 +170,7 @@ class DetectionOptions:
     channel: int = 0
     block_s: float = 10.0
     batch_size: int = 64
+    task_s: float = DEFAULT_TASK_S
 
     def check(self):
         if self.step_frames is not None and (not isinstance(self.step_frames, (int, np.integer)) or self.step_frames < 1):
@@ -180,6 +185,7 @@ class DetectionOptions:
             raise ParameterError(f"block_s must be a positive duration in s, got {self.block_s}")
         if self.batch_size < 1:
             raise ParameterError(f"batch_size must be at least 1, got {self.batch_size}")
+        check_task_s(self.task_s)
         return self
 
 
@@ -201,8 +207,16 @@ def scan_recording(run, path, *, options=None, with_codes=False, progress=None):
     """
     options = (options or DetectionOptions()).check()
     fe, _ = window_geometry(run.front_end, options.step_frames)
+    yield from score_stream(run, stream_recording(path, fe, channel=options.channel, block_s=options.block_s),
+                            options=options, with_codes=with_codes, progress=progress)
+
+
+def score_stream(run, pieces, *, options, with_codes=False, progress=None):
+    """:func:`scan_recording`'s batches of the streamed windows ``pieces`` (``(first_window, windows)`` pairs
+    of a front end stepping by ``options.step_frames``): window starts (s), probability of silence, codes."""
+    fe, _ = window_geometry(run.front_end, options.step_frames)
     step_samples = fe.step_frames * fe.hop_length
-    for first, windows in stream_recording(path, fe, channel=options.channel, block_s=options.block_s):
+    for first, windows in pieces:
         p_silence, codes = score_windows(run, windows, batch_size=options.batch_size, with_codes=with_codes)
         start_s = (first + np.arange(windows.shape[0])) * step_samples / fe.sr
         if progress is not None:
@@ -210,7 +224,7 @@ def scan_recording(run, path, *, options=None, with_codes=False, progress=None):
         yield start_s, p_silence, codes
 
 
-def detect_file(run, path, *, options=None, with_codes=False, progress=None, on_windows=None):
+def detect_file(run, path, *, options=None, with_codes=False, progress=None, on_windows=None, scans=None):
     """Non-silent regions of one recording.
 
     Parameters
@@ -221,12 +235,16 @@ def detect_file(run, path, *, options=None, with_codes=False, progress=None, on_
     options : DetectionOptions
         ``step_frames`` (frames between window starts; the run's by default), ``min_gap_s`` (s),
         ``min_region_s`` (s; one window by default), ``channel``, ``block_s`` (s read at a time),
-        ``batch_size`` (windows per model call).
+        ``batch_size`` (windows per model call), ``task_s`` (s of audio per task when the Dask engine
+        splits a long recording; not used here).
     with_codes : bool
         Also average the windows' codes into each region's ``code``.
     on_windows : callable or None
         Called as ``on_windows(start_s, end_s, p_not_silence, is_signal, codes)`` for every batch
         of windows, in time order (for per-window output).
+    scans : iterable or None
+        The recording's windows already scored, in time order, as :func:`scan_recording` yields them
+        (from the spans that tasks scored, :mod:`dolphin_ae.field.spans`); None: read and score ``path``.
 
     Returns
     -------
@@ -243,8 +261,9 @@ def detect_file(run, path, *, options=None, with_codes=False, progress=None, on_
     # Window lengths are sums of float seconds; a hair of tolerance keeps one-window regions.
     merger = RegionMerger(window_s=window_s, min_gap_s=options.min_gap_s, min_region_s=min_region_s - 1e-9)
     regions = []
-    for start_s, p_silence, codes in scan_recording(run, path, options=options, with_codes=with_codes,
-                                                    progress=progress):
+    if scans is None:
+        scans = scan_recording(run, path, options=options, with_codes=with_codes, progress=progress)
+    for start_s, p_silence, codes in scans:
         p_not_silence = 1.0 - p_silence
         is_signal = p_silence < run.threshold
         if on_windows is not None:
