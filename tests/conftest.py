@@ -6,8 +6,9 @@ models for longer than a few seconds; ``make check`` (``pytest -m "not slow"``) 
 here, whatever its module says.
 
 The ``ci`` report that ``built_run`` shares is started in the background as soon as collection
-finds a selected test that needs it, and those tests run last, so the build overlaps the rest of
-the suite (``DOLPHIN_AE_TEST_BUILD_IN_BACKGROUND=0``: build it when first needed, nothing alongside).
+finds a selected test that needs it, and those tests run last (just before them, those marked
+``reads_built_run``, which ask for it in their body), so the build overlaps the rest of the suite
+(``DOLPHIN_AE_TEST_BUILD_IN_BACKGROUND=0``: build it when first needed, nothing alongside).
 ``DOLPHIN_AE_TEST_BUILT_RUN=<run dir>`` reads a finished ``ci`` run of the current code instead of
 building one, for iterating on the book tests (``make test`` and CI never set it).
 
@@ -54,8 +55,17 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if SLOW_FIXTURES & set(item.fixturenames):
             item.add_marker(pytest.mark.slow)
-    # The tests that read the shared build last (a stable sort keeps each module's order).
-    items.sort(key=lambda item: "built_run" in item.fixturenames)
+    # The tests that read the shared build last (a stable sort keeps each module's order), those that ask for
+    # it in their body just before them: each of those does work of its own first, which then runs while
+    # the build finishes, instead of waiting for it in the middle of the suite with one core idle.
+    items.sort(key=_build_order)
+
+
+def _build_order(item):
+    """0: needs no shared build; 1: asks for it in its body (marked ``reads_built_run``); 2: takes it as argument."""
+    if "built_run" in item.fixturenames:
+        return 2
+    return 1 if item.get_closest_marker("reads_built_run") else 0
 
 
 def pytest_collection_finish(session):

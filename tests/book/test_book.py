@@ -106,7 +106,7 @@ def test_metrics_carry_the_design_keys(built_run):
     # Every row, the autoencoder chapter's settings included, trained here on the same windows for the same
     # epochs (no early stopping at ci) and is measured against the same PCA.
     for row in compared.values():
-        assert row["training windows"] == comparison["n_train_windows"] == 128
+        assert row["training windows"] == comparison["n_train_windows"] == 64
         assert row["epochs"] == comparison["epochs"] == 2
         assert row["PCA test MSE"] == comparison["pca_mse"]
         assert row["test MSE"] > 0 and 0.0 <= row["silence balanced accuracy"] <= 1.0

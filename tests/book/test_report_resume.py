@@ -200,6 +200,7 @@ RESUMED_SECTIONS = {"reconstruction"}
 
 
 @pytest.mark.slow
+@pytest.mark.reads_built_run
 def test_the_chapters_resume_and_repeat_their_metrics(tmp_path, chapter_project, request):
     """Real chapters at ``ci``: a failing stage, a resumed run, and the results of a fresh run with the same seed.
 
@@ -224,7 +225,7 @@ def test_the_chapters_resume_and_repeat_their_metrics(tmp_path, chapter_project,
     last_run = _report(interrupted)["last_run"]
     assert last_run["skipped"] == ["01_data"] and last_run["executed"] == ["02_autoencoder"]
 
-    # Asked for here, not as an argument, so that this test runs while the shared run builds.
+    # Asked for here, not as an argument, so that the two runs above overlap the shared build's last chapters.
     fresh = request.getfixturevalue("built_run")
     assert windows.read_bytes() == RunLayout(fresh).windows.read_bytes()
     resumed_metrics = json.loads((interrupted / "metrics.json").read_text())
