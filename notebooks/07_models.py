@@ -20,8 +20,9 @@
 # with as many numbers per window as the code, and how well a silence head on its frozen encoder
 # separates signals from silence. Beside them, trained here on the same windows for the same epochs:
 # the ConvNet built and trained exactly as the seed's (`compare_seed_conv`), and the model, layers,
-# learning-rate schedule and early stopping of the {doc}`autoencoder chapter <02_autoencoder>`. Every
-# row is trained in this chapter; none is read from another chapter's results.
+# learning-rate schedule, early stopping and training objective of the
+# {doc}`autoencoder chapter <02_autoencoder>`. Every row is trained in this chapter; none is read from
+# another chapter's results.
 
 # %% tags=["parameters"]
 run_dir: str = "runs/dev"  # run directory written by the data chapter
@@ -38,6 +39,17 @@ conv_batch_norm: bool = False  # conv_v5: batch-normalise the code and the decod
 compare_seed_conv: bool = True  # also train conv_v5 exactly as the seed did (ReLU, batch norm, fixed rate)
 model: str = "conv_v5"  # the autoencoder chapter's model, trained here with that chapter's settings as one more row
 patience: int = 0  # the autoencoder chapter's early stopping (epochs without a better validation loss; 0: never)
+objective: str = "mse"  # the autoencoder chapter's objective, its row's here: "mse", "denoising", "contrastive" or "contrastive_mse"
+denoise_gain: list = [0.25, 1.0]  # denoising: range of the gain of the background window added to the input
+contrastive_temperature: float = 0.2  # contrastive: NT-Xent temperature
+contrastive_weight: float = 1.0  # contrastive_mse: weight of the reconstruction loss beside NT-Xent
+projection_dim: int = 64  # contrastive: numbers out of the projection head
+augment_shift_frames: int = 8  # contrastive views: largest time shift (frames)
+augment_shift_bins: int = 4  # contrastive views: largest frequency shift (bins)
+augment_gain_db: float = 3.0  # contrastive views: largest gain either way (dB)
+augment_background_gain: list = [0.0, 0.5]  # contrastive views: range of the gain of an added background window ([0, 0]: none)
+augment_time_mask: int = 16  # contrastive views: widest time mask (frames)
+augment_frequency_mask: int = 16  # contrastive views: widest frequency mask (bins)
 compare_epochs: int = 8  # training epochs of each model
 batch_size: int = 10  # windows per training step
 learning_rate: float = 0.001  # Adam learning rate (the starting rate under a schedule)
@@ -62,10 +74,18 @@ from dolphin_ae.data.dataset import WindowDataset
 from dolphin_ae.layout import RunLayout
 from dolphin_ae.viz.plots import plot_model_comparison
 from dolphin_ae.runio import record_stage, update_metrics
+from dolphin_ae.train.objective_settings import as_objective
 from dolphin_ae.train.validation import validation_split
 
 started = time.perf_counter()
 run_dir = Path(run_dir)
+# The autoencoder chapter's objective, checked here as there; only its row trains with it.
+chapter_02_objective = as_objective(
+    objective, denoise_gain=denoise_gain, contrastive_temperature=contrastive_temperature,
+    contrastive_weight=contrastive_weight, projection_dim=projection_dim, augment_shift_frames=augment_shift_frames,
+    augment_shift_bins=augment_shift_bins, augment_gain_db=augment_gain_db,
+    augment_background_gain=augment_background_gain, augment_time_mask=augment_time_mask,
+    augment_frequency_mask=augment_frequency_mask)
 layout = RunLayout(run_dir)
 dataset = WindowDataset.load(run_dir)
 
@@ -143,13 +163,16 @@ for decoder_input, parts in reach.items():
 # weights of its best validation epoch; its silence head trains on the frozen encoder (the last LSTM
 # trainable, for the LSTM models) and is scored on the {glue:text}`n_test` test windows. The row
 # {glue:text}`chapter_02_row` trains the autoencoder chapter's model with that chapter's layers,
-# learning-rate schedule and patience, at this chapter's budget, so that it stands beside the others
-# on equal terms; where those settings are those of a row above, the two rows are one training.
+# learning-rate schedule, patience and training objective (named in its label; every other row learns
+# the seed's `mse`), at this chapter's budget, so that it stands beside the others on equal terms;
+# where those settings are those of a row above, the two rows are one training. An objective of
+# `contrastive` never trains the decoder, so that row's test MSE is an untrained decoder's, and only
+# its silence column compares.
 
 # %%
 contenders = chapter_contenders(compare_models, conv_activation=conv_activation, conv_batch_norm=conv_batch_norm,
                                 lr_schedule=lr_schedule, compare_seed_conv=compare_seed_conv, model=model,
-                                patience=patience)
+                                patience=patience, objective=chapter_02_objective)
 glue("chapter_02_row", contenders[-1].label, display=False)
 sizes = {"conv_filters": conv_filters, "lstm_width": lstm_width, "kernel_size": kernel_size, "latent_dim": latent_dim,
          "output_activation": output_activation, "decoder_input": lstm_decoder_input}
@@ -158,7 +181,7 @@ rows, pca_mse = compare_autoencoders(
     validation_indices=validation_indices, test_indices=test_indices, sizes=sizes, epochs=compare_epochs,
     batch_size=batch_size, learning_rate=learning_rate, jit_compile=jit_compile, mixed_precision=mixed_precision,
     silence_epochs=compare_silence_epochs, silence_batch_size=silence_batch_size,
-    checkpoint_dir=layout.checkpoints, seed=seed)
+    checkpoint_dir=layout.checkpoints, seed=seed, recordings=dataset.index["recording"].to_numpy())
 glue("pca_mse", pca_mse, display=False)
 for label, row in rows.items():
     print(f"{label}: {row}")

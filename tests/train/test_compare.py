@@ -67,9 +67,56 @@ def test_the_chapters_rows_follow_its_parameters():
     assert contenders == [Contender("conv_v5", "conv_v5", "seed", True, "constant"),
                           Contender("lstm_v4_1", "lstm_v4_1", "seed", True, "constant"),
                           Contender("conv_v5 as the seed", "conv_v5", "seed", True, "constant"),
-                          Contender("lstm_v4_3 as in chapter 02", "lstm_v4_3", "seed", True, "constant", 3)]
+                          Contender("lstm_v4_3 as in chapter 02 (mse)", "lstm_v4_3", "seed", True, "constant", 3)]
     assert [c.label for c in chapter_contenders(["vae_v4_2"], compare_seed_conv=False)] == [
-        "vae_v4_2", "conv_v5 as in chapter 02"]
+        "vae_v4_2", "conv_v5 as in chapter 02 (mse)"]
+
+
+def test_the_chapter_02_row_alone_takes_chapter_02s_objective():
+    from dolphin_ae.train.compare import chapter_contenders
+    from dolphin_ae.train.objective_settings import Objective
+
+    objective = Objective("contrastive", contrastive_temperature=0.5, projection_dim=8)
+    contenders = chapter_contenders(["conv_v5", "lstm_v4_1"], objective=objective)
+    assert [c.objective.name for c in contenders] == ["mse", "mse", "mse", "contrastive"]
+    # The objective travels with its settings, and the label and the settings say which it is.
+    assert contenders[-1].objective == objective
+    assert contenders[-1].label == "conv_v5 as in chapter 02 (contrastive)"
+    assert contenders[-1].settings() == "leaky activation, no batch norm, cosine rate, contrastive objective"
+    assert contenders[0].settings() == "leaky activation, no batch norm, cosine rate"
+    # A name stands for the objective with its default settings.
+    assert chapter_contenders([], compare_seed_conv=False, objective="denoising")[-1].objective == Objective("denoising")
+    with pytest.raises(ParameterError, match="objective must be one of"):
+        chapter_contenders([], objective="ssim")
+
+
+def test_each_row_trains_with_its_own_objective(monkeypatch):
+    import dolphin_ae.train.compare as compare
+
+    windows, is_silence = _windows(16)
+    recordings = np.repeat(np.arange(8), 2)
+    trained = {}
+
+    def recording_training(model, windows, train_indices, **options):
+        trained[model.name, len(trained)] = (options["objective"], options["recordings"], options["is_background"])
+        return {"loss": [1.0], "epoch_seconds": [0.1]}
+
+    monkeypatch.setattr(compare, "train_autoencoder", recording_training)
+    contenders = [Contender("conv_v5", "conv_v5"),
+                  Contender("conv_v5 as in chapter 02 (denoising)", "conv_v5", objective="denoising")]
+    options = dict(train_indices=np.arange(8), validation_indices=np.arange(8, 10), test_indices=np.arange(10, 16),
+                   sizes=SIZES, epochs=1, silence_epochs=1, silence_batch_size=8)
+    rows, _ = compare_autoencoders(windows, is_silence, contenders, recordings=recordings, **options)
+    assert [objective.name for objective, _, _ in trained.values()] == ["mse", "denoising"]
+    for _, passed_recordings, passed_background in trained.values():
+        np.testing.assert_array_equal(passed_recordings, recordings)
+        np.testing.assert_array_equal(passed_background, is_silence)
+    assert rows["conv_v5 as in chapter 02 (denoising)"]["settings"].endswith("denoising objective")
+    # Background windows come from other recordings: without them the comparison stops before any training.
+    trained.clear()
+    with pytest.raises(ParameterError, match="denoising objective mixes in background"):
+        compare_autoencoders(windows, is_silence, contenders, **options)
+    assert not trained
 
 
 def test_the_best_row_has_the_lowest_test_error():

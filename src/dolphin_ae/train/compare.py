@@ -5,7 +5,7 @@ epochs, and is scored on the same test windows against one PCA fitted on those t
 no row is read from another chapter's results.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import keras
 import numpy as np
@@ -13,6 +13,7 @@ import numpy as np
 from dolphin_ae.constants import SEED_LATENT_DIM
 from dolphin_ae.exceptions import ParameterError
 from dolphin_ae.models import MODEL_BUILDERS, build_model, model_options
+from dolphin_ae.train.objective_settings import Objective, as_objective
 from dolphin_ae.train.evaluation import code_reach, mean_window_mse, pca_reconstruction_mse, reconstruction_mse
 from dolphin_ae.train.silence import silence_metrics, train_silence_on_encoder
 from dolphin_ae.train.training import precision_policy, train_autoencoder
@@ -21,7 +22,9 @@ from dolphin_ae.train.training import precision_policy, train_autoencoder
 @dataclass(frozen=True)
 class Contender:
     """One row: ``model`` with its ConvNet layers (``conv_activation``, ``conv_batch_norm``; the LSTM
-    models ignore them), its learning-rate schedule and its early-stopping ``patience`` (0: none)."""
+    models ignore them), its learning-rate schedule, its early-stopping ``patience`` (0: none) and
+    its training ``objective`` (an :class:`~dolphin_ae.train.objective_settings.Objective` or a
+    name; the seed's ``mse`` by default)."""
 
     label: str
     model: str
@@ -29,10 +32,16 @@ class Contender:
     conv_batch_norm: bool = False
     lr_schedule: str = "cosine"
     patience: int = 0
+    objective: Objective = field(default_factory=Objective)
+
+    def __post_init__(self):
+        object.__setattr__(self, "objective", as_objective(self.objective))
 
     def settings(self):
-        """The row's training and layer choices in words."""
+        """The row's training and layer choices in words (the objective named unless it is ``mse``)."""
         training = f"{self.lr_schedule} rate, patience {self.patience}" if self.patience else f"{self.lr_schedule} rate"
+        if self.objective.name != "mse":
+            training = f"{training}, {self.objective.name} objective"
         if self.model != "conv_v5":
             return training
         norm = "batch norm" if self.conv_batch_norm else "no batch norm"
@@ -45,7 +54,7 @@ WALL_CLOCK_COLUMNS = ("training s per epoch", "training windows per s")
 
 
 def chapter_contenders(compare_models, *, conv_activation="leaky", conv_batch_norm=False, lr_schedule="cosine",
-                       compare_seed_conv=True, model="conv_v5", patience=0):
+                       compare_seed_conv=True, model="conv_v5", patience=0, objective="mse"):
     """The rows of the model comparison chapter, from its parameters.
 
     Parameters
@@ -57,18 +66,22 @@ def chapter_contenders(compare_models, *, conv_activation="leaky", conv_batch_no
     compare_seed_conv : bool
         Add ``"conv_v5 as the seed"``: ReLU inside each convolution, batch norm, a constant rate.
     model, patience : str, int
-        The autoencoder chapter's model and early stopping, the last row ``"<model> as in chapter 02"``.
+        The autoencoder chapter's model and early stopping.
+    objective : str or Objective
+        The autoencoder chapter's training objective (with its settings). The last row,
+        ``"<model> as in chapter 02 (<objective>)"``, trains with it; every other row with ``mse``.
 
     Returns
     -------
     list of Contender
         In that order; the last one is the autoencoder chapter's row.
     """
+    objective = as_objective(objective)
     contenders = [Contender(name, name, conv_activation, conv_batch_norm, lr_schedule) for name in compare_models]
     if compare_seed_conv:
         contenders.append(Contender("conv_v5 as the seed", "conv_v5", "seed", True, "constant"))
-    contenders.append(Contender(f"{model} as in chapter 02", model, conv_activation, conv_batch_norm, lr_schedule,
-                                patience))
+    contenders.append(Contender(f"{model} as in chapter 02 ({objective.name})", model, conv_activation, conv_batch_norm,
+                                lr_schedule, patience, objective))
     return contenders
 
 
@@ -79,7 +92,7 @@ def best_row(rows, measure="test MSE"):
 
 def compare_autoencoders(windows, is_silence, contenders, *, train_indices, validation_indices, test_indices,
                          sizes, epochs, batch_size=10, learning_rate=1e-3, jit_compile=False, mixed_precision=False,
-                         silence_epochs=32, silence_batch_size=10, checkpoint_dir=None, seed=0):
+                         silence_epochs=32, silence_batch_size=10, checkpoint_dir=None, seed=0, recordings=None):
     """Train each of ``contenders`` and score it on the test windows; returns ``(rows, pca_mse)``.
 
     Parameters
@@ -97,6 +110,10 @@ def compare_autoencoders(windows, is_silence, contenders, *, train_indices, vali
         ``kernel_size``, ``latent_dim``, ``output_activation``, ``decoder_input`` (the LSTM models').
     epochs : int
         Training epochs of every row (fewer only where a row's ``patience`` stops it early).
+    recordings : array of shape (n_windows,) or None
+        Each window's recording (``dataset.index["recording"]``). Needed when a row's objective
+        draws background windows (``Objective.needs_background``): they are silence windows
+        (``is_silence``) of training recordings other than the example's.
 
     Returns
     -------
@@ -105,7 +122,8 @@ def compare_autoencoders(windows, is_silence, contenders, *, train_indices, vali
         training s per epoch (median after the first, which includes tracing), training windows
         per s, test MSE, PCA test MSE, test MSE / PCA MSE, mean-window test MSE (``mean_window_mse``),
         test MSE / mean-window MSE (1: the model has collapsed to the mean window), silence balanced accuracy (a silence head
-        on the frozen encoder, threshold 0.5, test windows).
+        on the frozen encoder, threshold 0.5, test windows). A row trained on ``contrastive`` never
+        trains its decoder, so its test MSE is that of an untrained decoder.
     pca_mse : float
         Test MSE of a PCA with ``latent_dim`` components fitted on the training windows.
     """
@@ -115,6 +133,9 @@ def compare_autoencoders(windows, is_silence, contenders, *, train_indices, vali
     for contender in contenders:
         if contender.model not in MODEL_BUILDERS:
             raise ParameterError(f"compare_models: {contender.model!r} is not one of {sorted(MODEL_BUILDERS)}")
+        if contender.objective.needs_background and recordings is None:
+            raise ParameterError(f"row {contender.label!r}: the {contender.objective.name} objective mixes in background "
+                                 f"windows of other recordings; pass each window's recordings")
     latent_dim = int(sizes.get("latent_dim", SEED_LATENT_DIM))
     pca_mse = pca_reconstruction_mse(windows, train_indices, test_indices, n_components=latent_dim, seed=seed)
     mean_mse = mean_window_mse(windows, train_indices, test_indices)
@@ -130,7 +151,8 @@ def compare_autoencoders(windows, is_silence, contenders, *, train_indices, vali
         history = train_autoencoder(autoencoder, windows, train_indices, validation_indices=validation_indices,
                                     epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                                     lr_schedule=contender.lr_schedule, patience=contender.patience,
-                                    jit_compile=jit_compile, checkpoint_dir=checkpoint_dir, seed=seed, verbose=0)
+                                    jit_compile=jit_compile, checkpoint_dir=checkpoint_dir, seed=seed, verbose=0,
+                                    objective=contender.objective, recordings=recordings, is_background=is_silence)
         encoder = autoencoder.get_layer("encoder")
         probability = train_silence_on_encoder(encoder, windows, is_silence, train_indices, test_indices,
                                                epochs=silence_epochs, batch_size=silence_batch_size,
