@@ -226,6 +226,17 @@ update_metrics(run_dir, "ablation", {
 # seeds, never on the recordings scored here; the note below is read from the file it wrote.
 
 # %%
+def default_rank(table, row):
+    """Where ``row`` (front end, objective) stands in the chooser's table, in words."""
+    match = table[(table["front end"] == row[0]) & (table["method"] == row[1])]
+    if match.empty:
+        return "The chooser's grid does not hold it."
+    rank = int(table.index.get_loc(match.index[0])) + 1
+    return (f"In the chooser's table it ranks {rank} of {len(table)} (mean score "
+            f"{float(match['score'].iloc[0]):.3f}); `bench/RESULTS.md` says how far apart the rows are on each "
+            "development set, and why the default has not been changed to the chosen row.")
+
+
 chosen_table, chosen_meta = read_chosen_table()
 if chosen_table is None:
     choice_note = (f"The chooser's table ({ABLATION_TABLE.name}, written by `bench/ablation.py`) is not in this "
@@ -242,7 +253,8 @@ else:
         f"front end** (mean score {float(chosen['score']):.3f}). "
         + ("This run's default is that row." if is_default else
            f"This run's default ({default_row[1]} on the {default_row[0]} front end) is not that row: "
-           "the defaults of the data and autoencoder chapters, or a profile or `--set`, differ from it."))
+           "the defaults of the data and autoencoder chapters, or a profile or `--set`, differ from it. "
+           + default_rank(chosen_table, default_row)))
 display(Markdown(choice_note))
 if chosen_table is not None:
     display(chosen_table.head(12).style.format(precision=3, na_rep="").hide(axis="index"))
