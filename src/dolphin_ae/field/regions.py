@@ -19,16 +19,106 @@ from dolphin_ae.exceptions import ParameterError
 from dolphin_ae.layout import ENCODER_FILE, MODELS_DIR
 
 
-def _predict(model, x, batch_size):
-    """``model`` on ``x`` in fixed-size batches (the last one padded), so the graph is traced once."""
-    outputs = []
-    for start in range(0, x.shape[0], batch_size):
-        batch = x[start : start + batch_size]
-        n = batch.shape[0]
-        if n < batch_size:
-            batch = np.concatenate([batch, np.zeros((batch_size - n,) + batch.shape[1:], dtype=batch.dtype)])
-        outputs.append(np.asarray(model.predict_on_batch(batch))[:n])
-    return np.concatenate(outputs)
+def _scoring_model(run, with_codes):
+    """The one Keras model that scores a batch in one call, built once per run; None when there is none.
+
+    Without codes it is the detector itself (``head(encoder(window))`` when the run has both parts).
+    With codes it is a model of the same layers with two outputs, ``[p_silence, codes]``: the encoder
+    runs once, inside the same compiled function as the head, instead of a model call for each. None
+    when the codes do not come from a Keras model (the pooled peer, :func:`~dolphin_ae.field.run.embedding_run`).
+    """
+    cache = run.scoring_models
+    if with_codes not in cache:
+        import keras
+
+        model = run.detector
+        if with_codes:
+            model = None
+            if isinstance(run.encoder, keras.Model):
+                window = keras.Input(shape=tuple(run.detector.input_shape[1:]), name="window")
+                if run.head is not None:
+                    codes = run.encoder(window)
+                    outputs = [run.head(codes), codes]
+                else:
+                    outputs = [run.detector(window), run.encoder(window)]
+                model = keras.Model(window, outputs, name="detector_with_codes")
+        cache.setdefault(with_codes, model)
+    return cache[with_codes]
+
+
+def _check_codes(run):
+    if run.encoder is None:
+        raise ParameterError(f"{run.run_dir}: embeddings need {MODELS_DIR}/{ENCODER_FILE}")
+
+
+def score_batch(run, x, *, with_codes=False):
+    """Probability of silence (and codes) of one batch of normalised windows, in one model call.
+
+    Parameters
+    ----------
+    run : DetectorRun
+    x : np.ndarray, shape (batch_size, window_frames, n_bins, 1), float32
+        Normalised windows (:func:`dolphin_ae.audio.pipeline.normalise`). Every window is scored on its
+        own; keeping ``batch_size`` the same from call to call (padding the last batch) lets the
+        model's compiled function be traced once.
+
+    Returns
+    -------
+    p_silence : np.ndarray, shape (batch_size,), float32
+    codes : np.ndarray, shape (batch_size, latent_dim), float32, or None when ``with_codes`` is False
+    """
+    if with_codes:
+        _check_codes(run)
+    model = _scoring_model(run, with_codes)
+    if model is None:  # codes from a model of another kind, called on its own
+        p, codes = run.detector.predict_on_batch(x), run.encoder.predict_on_batch(x)
+    else:
+        outputs = model.predict_on_batch(x)
+        p, codes = outputs if with_codes else (outputs, None)
+    p_silence = np.asarray(p, dtype=np.float32).reshape(-1)
+    return p_silence, (None if codes is None else np.asarray(codes, dtype=np.float32))
+
+
+def normalised_batches(windows_stream, front_end, *, batch_size=64):
+    """Regroup the windows of a stream into full batches of normalised model input.
+
+    The windows of a block rarely fill a whole number of batches; the ones left over wait for the next
+    block, so every batch but the recording's last is full and no model call is spent on padding.
+
+    Parameters
+    ----------
+    windows_stream : iterable of (first_window, windows)
+        As :func:`dolphin_ae.audio.pipeline.stream_windows` yields: consecutive runs of un-normalised
+        windows, shape (n, window_frames, n_bins), the first being window ``first_window`` of the recording.
+    front_end : FrontEnd
+        Whose normalisation applies.
+    batch_size : int
+
+    Yields
+    ------
+    first_window : int
+        Index of the batch's first window in the recording.
+    x : np.ndarray, shape (batch_size, window_frames, n_bins, 1), float32
+        A new array per batch; its first ``n`` windows normalised, the rest (the last batch only) zeros.
+    n : int
+    """
+    x, filled, first = None, 0, 0
+    for start, windows in windows_stream:
+        used = 0
+        while used < windows.shape[0]:
+            if x is None:
+                x = np.empty((batch_size,) + windows.shape[1:] + (1,), dtype=np.float32)
+                filled, first = 0, start + used
+            take = min(batch_size - filled, windows.shape[0] - used)
+            normalise(windows[used : used + take], front_end, out=x[filled : filled + take, ..., 0])
+            filled += take
+            used += take
+            if filled == batch_size:
+                yield first, x, filled
+                x = None
+    if x is not None:
+        x[filled:] = 0.0
+        yield first, x, filled
 
 
 def score_windows(run, windows, *, batch_size=64, with_codes=False):
@@ -45,24 +135,14 @@ def score_windows(run, windows, *, batch_size=64, with_codes=False):
     p_silence : np.ndarray, shape (n,), float32
     codes : np.ndarray, shape (n, latent_dim), float32, or None when ``with_codes`` is False
     """
+    if with_codes:
+        _check_codes(run)
     p_parts, code_parts = [], []
-    # Normalise a chunk at a time: the normalised copy is the largest array here.
-    chunk = batch_size * 4
-    for start in range(0, windows.shape[0], chunk):
-        x = normalise(windows[start : start + chunk], run.front_end)[..., None]
-        codes = None
-        if run.head is not None:
-            codes = _predict(run.encoder, x, batch_size)
-            p = _predict(run.head, codes, batch_size)
-        else:
-            p = _predict(run.detector, x, batch_size)
-            if with_codes:
-                if run.encoder is None:
-                    raise ParameterError(f"{run.run_dir}: embeddings need {MODELS_DIR}/{ENCODER_FILE}")
-                codes = _predict(run.encoder, x, batch_size)
-        p_parts.append(np.asarray(p, dtype=np.float32).reshape(-1))
+    for _, x, n in normalised_batches([(0, windows)], run.front_end, batch_size=batch_size):
+        p, codes = score_batch(run, x, with_codes=with_codes)
+        p_parts.append(p[:n])
         if with_codes:
-            code_parts.append(np.asarray(codes, dtype=np.float32))
+            code_parts.append(codes[:n])
     p_silence = np.concatenate(p_parts) if p_parts else np.zeros(0, dtype=np.float32)
     if not with_codes:
         return p_silence, None
@@ -200,14 +280,17 @@ def scan_recording(run, path, *, options=None, with_codes=False, progress=None):
     codes : np.ndarray, shape (n, latent_dim), or None
     """
     options = (options or DetectionOptions()).check()
+    if with_codes:
+        _check_codes(run)
     fe, _ = window_geometry(run.front_end, options.step_frames)
     step_samples = fe.step_frames * fe.hop_length
-    for first, windows in stream_recording(path, fe, channel=options.channel, block_s=options.block_s):
-        p_silence, codes = score_windows(run, windows, batch_size=options.batch_size, with_codes=with_codes)
-        start_s = (first + np.arange(windows.shape[0])) * step_samples / fe.sr
+    windows = stream_recording(path, fe, channel=options.channel, block_s=options.block_s)
+    for first, x, n in normalised_batches(windows, fe, batch_size=options.batch_size):
+        p_silence, codes = score_batch(run, x, with_codes=with_codes)
+        start_s = (first + np.arange(n)) * step_samples / fe.sr
         if progress is not None:
-            progress.update(windows.shape[0] * step_samples / fe.sr)
-        yield start_s, p_silence, codes
+            progress.update(n * step_samples / fe.sr)
+        yield start_s, p_silence[:n], (None if codes is None else codes[:n])
 
 
 def detect_file(run, path, *, options=None, with_codes=False, progress=None, on_windows=None):
