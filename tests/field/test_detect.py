@@ -229,6 +229,11 @@ def test_embed_signal_only_keeps_the_signal_windows(trained_run, recording, tmp_
           "--no-progress"])
     everything, kept = pd.read_parquet(all_windows), pd.read_parquet(signal)
     assert kept["is_signal"].all() and len(kept) == everything["is_signal"].sum() > 0
+    # One window per batch: the silent ones are batches that keep no row, which must write nothing.
+    one_by_one = tmp_path / "one_by_one.parquet"
+    assert main(["embed", str(trained_run), str(path), "--out", str(one_by_one), "--per", "window", "--signal-only",
+                 "--batch-size", "1", "--no-progress"]) == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(one_by_one), kept, check_exact=False, atol=1e-5)
 
 
 def test_embed_refuses_an_unknown_format(trained_run, recording, tmp_path, capsys):
