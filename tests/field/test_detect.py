@@ -15,10 +15,11 @@ import pytest
 import soundfile
 
 from dolphin_ae.cli import main
-from dolphin_ae.exceptions import ParameterError
+from dolphin_ae.exceptions import AudioError, ParameterError
 from dolphin_ae.field.evaluation import region_recall_precision
 from dolphin_ae.audio.pipeline import normalise, stream_recording
-from dolphin_ae.field.regions import DetectionOptions, RegionMerger, detect_file, normalised_batches, window_geometry
+from dolphin_ae.field.regions import (DetectionOptions, RegionMerger, detect_file, made_ahead, normalised_batches,
+                                      window_geometry)
 from dolphin_ae.field.run import load_detector_run, resolve_run_dir
 from dolphin_ae.audio.spectrogram import FrontEnd
 from dolphin_ae.data.synth_long import write_long_recording
@@ -160,6 +161,43 @@ def test_batches_are_filled_across_blocks():
     joined = np.concatenate([x[:n, ..., 0] for _, x, n in batches])
     np.testing.assert_array_equal(joined, normalise(windows, front_end))
     assert np.all(batches[-1][1][7:] == 0.0)  # the last batch padded with zeros
+
+
+def test_made_ahead_keeps_the_items_their_order_and_their_errors():
+    assert list(made_ahead(iter(range(50)), depth=2)) == list(range(50))
+    closed = []
+
+    def failing():
+        try:
+            yield 1
+            yield 2
+            raise AudioError("broken.wav: read failed after 20.0 s")
+        finally:
+            closed.append(True)
+
+    items = made_ahead(failing())
+    assert next(items) == 1 and next(items) == 2
+    with pytest.raises(AudioError, match="read failed after 20.0 s"):
+        next(items)
+    assert closed == [True]
+
+
+def test_made_ahead_closes_its_source_when_the_caller_stops_early():
+    closed = []
+
+    def endless():
+        try:
+            k = 0
+            while True:
+                yield k
+                k += 1
+        finally:
+            closed.append(True)
+
+    items = made_ahead(endless())
+    assert [next(items) for _ in range(3)] == [0, 1, 2]
+    items.close()  # the caller gives up (an error downstream, say): the maker stops and closes its source
+    assert closed == [True]
 
 
 def test_region_merger_applies_the_gap_and_length_rules():

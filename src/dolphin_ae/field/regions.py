@@ -7,6 +7,13 @@ between the region's end and the window's start is under ``min_gap_s`` (0.1 s); 
 ``min_region_s`` (one window by default) are dropped. A region's score is the mean not-silence
 probability of the windows from its first to its last, silent windows bridged by the gap rule included.
 
+Scoring costs one model call per batch of ``batch_size`` windows (:func:`score_batch`): the detector,
+or, when codes are wanted too, one model with both outputs. Batches are filled across blocks
+(:func:`normalised_batches`), so only a recording's last is padded, and they are made in a thread of
+their own ahead of the model (:func:`made_ahead`). Each window is scored on its own, so none of this
+changes a number: on TensorFlow the scores and codes are bit for bit those of calling the encoder and
+the head separately, block by block (``tests/field/test_detect.py``).
+
 Times are in seconds from the start of the recording.
 """
 
@@ -17,6 +24,11 @@ import numpy as np
 from dolphin_ae.audio.pipeline import normalise, stream_recording, with_step_frames
 from dolphin_ae.exceptions import ParameterError
 from dolphin_ae.layout import ENCODER_FILE, MODELS_DIR
+
+# Batches that reading and the front end may make ahead of the model (0: made in turn, in one thread).
+# While the model scores one batch, the next is made in another thread, on what the model leaves of
+# the cores; bench/detect.py measured detect a few per cent faster with 1 than with 0 on 2 cores.
+BATCHES_AHEAD = 1
 
 
 def _scoring_model(run, with_codes):
@@ -119,6 +131,58 @@ def normalised_batches(windows_stream, front_end, *, batch_size=64):
     if x is not None:
         x[filled:] = 0.0
         yield first, x, filled
+
+
+def made_ahead(iterable, *, depth=1):
+    """The items of ``iterable``, made in a thread of their own up to ``depth`` items ahead of the caller.
+
+    The caller's work on one item (a model call, which releases the GIL) overlaps the making of the
+    next (reading, the front end); the items and their order are those of ``iterable``. An exception
+    raised making an item is raised here, where that item would have come; when the caller stops early,
+    the thread stops at its next item and closes ``iterable`` (so a file it reads is closed).
+    """
+    import queue
+    import threading
+
+    items = queue.Queue(maxsize=max(1, int(depth)))
+    stop = threading.Event()
+    end = object()
+
+    def put(entry):
+        while not stop.is_set():
+            try:
+                items.put(entry, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def make():
+        try:
+            for item in iterable:
+                if not put((item, None)):
+                    return
+            put((end, None))
+        except BaseException as error:  # raised again in the caller's thread
+            put((end, error))
+        finally:
+            close = getattr(iterable, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=make, name="made_ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = items.get()
+            if item is end:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()
 
 
 def score_windows(run, windows, *, batch_size=64, with_codes=False):
@@ -285,7 +349,10 @@ def scan_recording(run, path, *, options=None, with_codes=False, progress=None):
     fe, _ = window_geometry(run.front_end, options.step_frames)
     step_samples = fe.step_frames * fe.hop_length
     windows = stream_recording(path, fe, channel=options.channel, block_s=options.block_s)
-    for first, x, n in normalised_batches(windows, fe, batch_size=options.batch_size):
+    batches = normalised_batches(windows, fe, batch_size=options.batch_size)
+    if BATCHES_AHEAD:
+        batches = made_ahead(batches, depth=BATCHES_AHEAD)
+    for first, x, n in batches:
         p_silence, codes = score_batch(run, x, with_codes=with_codes)
         start_s = (first + np.arange(n)) * step_samples / fe.sr
         if progress is not None:
