@@ -19,6 +19,10 @@ carries the 1-minute load average read as it started (the machine may be shared)
     PYTHONPATH=src python bench/detect.py                      # 1 and 30 min, ci-size encoder
     PYTHONPATH=src python bench/detect.py --minutes 1 10 --filters 8,8,8,8 --filters 128,64,32,16:1
     PYTHONPATH=src python bench/detect.py --minutes 1 3 --filters 32,16,16,8 --baseline-src ../base/src --repeat 2
+    PYTHONPATH=src python bench/detect.py --minutes 3 --filters 32,16,16,8 --activation leaky --no-batch-norm
+
+The encoder is the seed's ConvNet v5 (ReLU then LeakyReLU in each convolution, a batch-normalised
+code) at the given filters; ``--activation leaky --no-batch-norm`` is the architecture the book trains.
 """
 
 import argparse
@@ -62,7 +66,7 @@ def _current_rss_mb():
     return float("nan")
 
 
-def _make_model_dir(directory, filters):
+def _make_model_dir(directory, filters, *, activation="seed", batch_norm=True):
     import keras
 
     from dolphin_ae.field.run import write_detector_run
@@ -71,7 +75,7 @@ def _make_model_dir(directory, filters):
     from dolphin_ae.audio.spectrogram import FrontEnd
 
     keras.utils.set_random_seed(0)
-    encoder = build_conv_v5_encoder(filters=filters)
+    encoder = build_conv_v5_encoder(filters=filters, activation=activation, batch_norm=batch_norm)
     detector = build_silence_detector(encoder, build_silence_head())
     return write_detector_run(directory, detector, FrontEnd(), encoder=encoder)
 
@@ -112,6 +116,9 @@ def main(argv=None):
     parser.add_argument("--filters", action="append", default=None,
                         help="encoder filters, e.g. 8,8,8,8 (the ci size) or 128,64,32,16:1 (the seed's, on "
                              "recordings up to 1 min only); repeatable")
+    parser.add_argument("--activation", choices=("seed", "leaky"), default="seed",
+                        help="the encoder's convolutions: seed (ReLU, then LeakyReLU; the default) or leaky (the book's)")
+    parser.add_argument("--no-batch-norm", action="store_true", help="no batch normalisation of the code (the book's)")
     parser.add_argument("--block-s", type=float, default=10.0, help="detect's block size (s)")
     parser.add_argument("--work-dir", default=None, help="where recordings and models go (default: a temp folder)")
     parser.add_argument("--baseline-src", default=None,
@@ -146,7 +153,9 @@ def main(argv=None):
     rows = []
     for text in args.filters or ["8,8,8,8"]:
         filters, limit = _parse_filters(text)
-        model_dir = _make_model_dir(work / ("model_" + "_".join(map(str, filters))), filters)
+        variant = ("" if args.activation == "seed" else f"_{args.activation}") + ("_nobn" if args.no_batch_norm else "")
+        model_dir = _make_model_dir(work / ("model_" + "_".join(map(str, filters)) + variant), filters,
+                                    activation=args.activation, batch_norm=not args.no_batch_norm)
         for length in minutes:
             if limit is not None and length > limit:
                 continue
