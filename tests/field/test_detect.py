@@ -161,6 +161,8 @@ def test_batches_are_filled_across_blocks():
     joined = np.concatenate([x[:n, ..., 0] for _, x, n in batches])
     np.testing.assert_array_equal(joined, normalise(windows, front_end))
     assert np.all(batches[-1][1][7:] == 0.0)  # the last batch padded with zeros
+    with pytest.raises(ParameterError, match="consecutive windows: window 5 was next, got 6"):
+        list(normalised_batches([(0, windows[:5]), (6, windows[6:9])], front_end, batch_size=8))
 
 
 def test_made_ahead_keeps_the_items_their_order_and_their_errors():
