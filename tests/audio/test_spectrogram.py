@@ -107,6 +107,20 @@ def test_seed_normalisation():
     np.testing.assert_array_equal(normalize_windows(windows, method="none"), windows)
 
 
+def test_normalisation_into_a_given_array_is_the_same_numbers():
+    rng = np.random.default_rng(2)
+    windows = rng.gamma(2.0, 3.0, size=(11, 128, 256)).astype(np.float32)
+    batch = np.full((16, 128, 256, 1), np.nan, dtype=np.float32)  # a model's input batch, windows 3..13
+    written = normalize_windows(windows, out=batch[3:14, ..., 0])
+    assert np.shares_memory(written, batch)
+    np.testing.assert_array_equal(batch[3:14, ..., 0], normalize_windows(windows))
+    assert np.isnan(batch[:3]).all() and np.isnan(batch[14:]).all()
+    for wrong in (np.empty((11, 128, 256), np.float64), np.empty((10, 128, 256), np.float32),
+                  np.empty((11, 256, 128), np.float32).transpose(0, 2, 1)):
+        with pytest.raises(ParameterError, match="out must be"):
+            normalize_windows(windows, out=wrong)
+
+
 def test_level_db():
     windows = np.full((2, 4, 4), 0.1, dtype=np.float32)
     windows[1] *= 10

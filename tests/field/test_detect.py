@@ -15,9 +15,11 @@ import pytest
 import soundfile
 
 from dolphin_ae.cli import main
-from dolphin_ae.exceptions import ParameterError
+from dolphin_ae.exceptions import AudioError, ParameterError
 from dolphin_ae.field.evaluation import region_recall_precision
-from dolphin_ae.field.regions import DetectionOptions, RegionMerger, detect_file
+from dolphin_ae.audio.pipeline import normalise, stream_recording
+from dolphin_ae.field.regions import (DetectionOptions, RegionMerger, detect_file, made_ahead, normalised_batches,
+                                      window_geometry)
 from dolphin_ae.field.run import load_detector_run, resolve_run_dir
 from dolphin_ae.audio.spectrogram import FrontEnd
 from dolphin_ae.data.synth_long import write_long_recording
@@ -99,6 +101,105 @@ def test_streaming_equals_whole_file(trained_run, recording, tmp_path, rate):
         assert (a.start_s, a.end_s, a.n_windows) == (b.start_s, b.end_s, b.n_windows)
         assert a.score == pytest.approx(b.score, abs=1e-5)
         np.testing.assert_allclose(a.code, b.code, atol=1e-4)
+
+
+def _encoder_then_head(run, path, *, batch_size=64):
+    """Window scores as detect made them with two model calls per batch: each 10 s block's windows
+    normalised, the encoder and then the head on zero-padded batches of ``batch_size``."""
+    def predict(model, x):
+        out = []
+        for start in range(0, x.shape[0], batch_size):
+            batch = x[start:start + batch_size]
+            padding = np.zeros((batch_size - batch.shape[0],) + batch.shape[1:], dtype=batch.dtype)
+            out.append(np.asarray(model.predict_on_batch(np.concatenate([batch, padding])))[:batch.shape[0]])
+        return np.concatenate(out)
+
+    p_silence, codes = [], []
+    for _, windows in stream_recording(path, run.front_end, block_s=10.0):
+        block_codes = predict(run.encoder, normalise(windows, run.front_end)[..., None])
+        codes.append(block_codes)
+        p_silence.append(predict(run.head, block_codes).reshape(-1))
+    return np.concatenate(p_silence), np.concatenate(codes)
+
+
+def test_one_model_call_per_batch_scores_as_the_encoder_then_the_head(trained_run, recording):
+    """detect calls one compiled model per batch (the detector, or one with the codes as a second output) on
+    batches filled across blocks; the scores, codes and regions are those of the two separate calls."""
+    import keras
+
+    path, _ = recording
+    run = load_detector_run(trained_run)
+    assert run.head is not None
+    p_silence, codes = _encoder_then_head(run, path)
+    regions, _, p_not_silence, window_codes = _window_scores(run, path, DetectionOptions())
+    # The same kernels on the same rows: bit-identical on TensorFlow; other backends may fuse differently.
+    tolerance = 0.0 if keras.backend.backend() == "tensorflow" else 1e-6
+    np.testing.assert_allclose(p_not_silence, 1.0 - p_silence, rtol=0, atol=tolerance)
+    np.testing.assert_allclose(window_codes, codes, rtol=0, atol=tolerance * 10)
+    _, window_s = window_geometry(run.front_end)
+    merger = RegionMerger(window_s=window_s, min_gap_s=0.1, min_region_s=window_s - 1e-9)
+    expected = []
+    for k, (p, p_not) in enumerate(zip(p_silence, 1.0 - p_silence)):  # float32 differences, as detect takes them
+        start_s = k * run.front_end.step_frames * run.front_end.hop_length / run.front_end.sr
+        expected += merger.add(start_s, float(p_not), bool(p < run.threshold))
+    expected += merger.finish()
+    without_codes = detect_file(run, path)  # the detector alone, one call per batch
+    assert len(expected) == len(regions) == len(without_codes) > 0
+    for a, b, c in zip(expected, regions, without_codes):
+        assert (a.start_s, a.end_s, a.n_windows) == (b.start_s, b.end_s, b.n_windows) == (c.start_s, c.end_s, c.n_windows)
+        assert a.score == pytest.approx(b.score, abs=tolerance) and b.score == c.score
+
+
+def test_batches_are_filled_across_blocks():
+    front_end = FrontEnd()
+    rng = np.random.default_rng(4)
+    windows = rng.gamma(2.0, 3.0, size=(23, front_end.window_frames, front_end.n_bins)).astype(np.float32)
+    blocks = [(0, windows[:5]), (5, windows[5:6]), (6, windows[6:6]), (6, windows[6:23])]
+    batches = list(normalised_batches(blocks, front_end, batch_size=8))
+    assert [(first, n) for first, _, n in batches] == [(0, 8), (8, 8), (16, 7)]
+    assert all(x.shape == (8, front_end.window_frames, front_end.n_bins, 1) for _, x, _ in batches)
+    joined = np.concatenate([x[:n, ..., 0] for _, x, n in batches])
+    np.testing.assert_array_equal(joined, normalise(windows, front_end))
+    assert np.all(batches[-1][1][7:] == 0.0)  # the last batch padded with zeros
+    with pytest.raises(ParameterError, match="consecutive windows: window 5 was next, got 6"):
+        list(normalised_batches([(0, windows[:5]), (6, windows[6:9])], front_end, batch_size=8))
+
+
+def test_made_ahead_keeps_the_items_their_order_and_their_errors():
+    assert list(made_ahead(iter(range(50)), depth=2)) == list(range(50))
+    closed = []
+
+    def failing():
+        try:
+            yield 1
+            yield 2
+            raise AudioError("broken.wav: read failed after 20.0 s")
+        finally:
+            closed.append(True)
+
+    items = made_ahead(failing())
+    assert next(items) == 1 and next(items) == 2
+    with pytest.raises(AudioError, match="read failed after 20.0 s"):
+        next(items)
+    assert closed == [True]
+
+
+def test_made_ahead_closes_its_source_when_the_caller_stops_early():
+    closed = []
+
+    def endless():
+        try:
+            k = 0
+            while True:
+                yield k
+                k += 1
+        finally:
+            closed.append(True)
+
+    items = made_ahead(endless())
+    assert [next(items) for _ in range(3)] == [0, 1, 2]
+    items.close()  # the caller gives up (an error downstream, say): the maker stops and closes its source
+    assert closed == [True]
 
 
 def test_region_merger_applies_the_gap_and_length_rules():
@@ -229,6 +330,11 @@ def test_embed_signal_only_keeps_the_signal_windows(trained_run, recording, tmp_
           "--no-progress"])
     everything, kept = pd.read_parquet(all_windows), pd.read_parquet(signal)
     assert kept["is_signal"].all() and len(kept) == everything["is_signal"].sum() > 0
+    # One window per batch: the silent ones are batches that keep no row, which must write nothing.
+    one_by_one = tmp_path / "one_by_one.parquet"
+    assert main(["embed", str(trained_run), str(path), "--out", str(one_by_one), "--per", "window", "--signal-only",
+                 "--batch-size", "1", "--no-progress"]) == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(one_by_one), kept, check_exact=False, atol=1e-5)
 
 
 def test_embed_refuses_an_unknown_format(trained_run, recording, tmp_path, capsys):

@@ -266,9 +266,10 @@ def file_profile(y, front_end, *, pad_mode=None):
     return band_profile(waveform_frames(y, front_end, pad_mode=pad_mode)[0])
 
 
-def normalise(windows, front_end):
-    """Each window normalised on its own by the front end's rule, as a float32 copy of the same shape."""
-    return normalize_windows(windows, method=front_end.normalization)
+def normalise(windows, front_end, *, out=None):
+    """Each window normalised on its own by the front end's rule, as a float32 copy of the same shape
+    (written into ``out`` when given, :func:`~dolphin_ae.audio.spectrogram.normalize_windows`)."""
+    return normalize_windows(windows, method=front_end.normalization, out=out)
 
 
 def clip_windows(path, front_end, *, channel=0, start_s=None, end_s=None, y=None, pad_mode=None, profile=None):

@@ -287,7 +287,7 @@ def spectrogram_windows(S, front_end=None):
     return view.transpose(0, 2, 1)
 
 
-def normalize_windows(windows, *, method="seed"):
+def normalize_windows(windows, *, method="seed", out=None):
     """Normalise each window on its own.
 
     ``seed``: ``(x - mean) / (std + 1)`` with one mean and one std per window (the seed's rule; the
@@ -298,14 +298,27 @@ def normalize_windows(windows, *, method="seed"):
     each window, the squares of the centred values), so the numbers are theirs to the bit, at about
     half the memory traffic (``np.std`` recomputes the mean and allocates the centred copy again).
 
+    Parameters
+    ----------
+    windows : np.ndarray, shape (n_windows, ...)
+    out : np.ndarray or None
+        A C-contiguous float32 array of ``windows``' shape to write into (a model's input batch, say);
+        the numbers are the same as those of a new array.
+
     Returns
     -------
-    np.ndarray, same shape as ``windows``, float32
+    np.ndarray, same shape as ``windows``, float32 (``out`` when given)
     """
     if method not in NORMALIZATIONS:
         raise ParameterError(f"method must be one of {NORMALIZATIONS}, got {method!r}")
     windows = np.asarray(windows)
-    x = np.empty(windows.shape, dtype=np.float32)
+    if out is None:
+        x = np.empty(windows.shape, dtype=np.float32)
+    elif out.shape != windows.shape or out.dtype != np.float32 or not out.flags.c_contiguous:
+        raise ParameterError(f"out must be a C-contiguous float32 array of shape {windows.shape}, "
+                             f"got {out.dtype} {out.shape}")
+    else:
+        x = out
     np.copyto(x, windows, casting="unsafe")
     if method == "none" or x.size == 0:
         return x

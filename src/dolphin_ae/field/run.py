@@ -9,7 +9,7 @@ models by content, so that outputs made with them can tell when they change.
 """
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +46,8 @@ class DetectorRun:
     encoder: object = None
     head: object = None
     threshold: float = 0.5
+    # Models built from these for scoring (dolphin_ae.field.regions), once per run.
+    scoring_models: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def latent_dim(self):

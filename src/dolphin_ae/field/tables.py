@@ -115,7 +115,9 @@ def embedding_table(schema, file, start_s, end_s, middle, codes):
     n = len(start_s)
     columns = {"file": pa.array([file] * n, pa.string()), "start_s": np.asarray(start_s, dtype=np.float64),
                "end_s": np.asarray(end_s, dtype=np.float64), **middle}
-    codes = np.asarray(codes, dtype=np.float32).reshape(n, -1)
+    codes = np.asarray(codes, dtype=np.float32)
+    if codes.ndim != 2:  # kept as given when 2-D: reshape(0, -1) cannot infer the width of a batch that kept no row
+        codes = codes.reshape(n, -1)
     for k, name in enumerate(code_columns(codes.shape[1])):
         columns[name] = codes[:, k]
     return pa.table(columns).cast(schema)
