@@ -203,6 +203,21 @@ def trained_run(tmp_path_factory):
     return write_detector_run(root / "run", detector, front_end, encoder=encoder, threshold=0.5)
 
 
+def count_embeddings(monkeypatch):
+    """The recordings :mod:`dolphin_ae.field.index` embeds from now on, in order (its ``embed_regions`` counted)."""
+    from dolphin_ae.field import index as index_module
+
+    embedded = []
+    original = index_module.embed_regions
+
+    def counting(run, path, *, options):
+        embedded.append(str(path))
+        return original(run, path, options=options)
+
+    monkeypatch.setattr(index_module, "embed_regions", counting)
+    return embedded
+
+
 @pytest.fixture
 def write_wav(tmp_path):
     """Write ``y`` (n,) or (n, channels) at ``sr`` to ``tmp_path/name`` and return the path."""

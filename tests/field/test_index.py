@@ -21,6 +21,8 @@ from dolphin_ae.field.search import load_index, search
 from dolphin_ae.layout import IndexLayout
 from dolphin_ae.runio import read_json, write_json
 
+from conftest import count_embeddings
+
 # Regions of two windows at least, as in test_search: the tiny detector's lone windows of background are left out.
 OPTIONS = DetectionOptions(min_region_s=0.25)
 # Moved this far (ns) ahead of its old time, a rewritten recording's time differs whatever the clock's resolution.
@@ -59,19 +61,6 @@ def rewrite(path, content):
     else:
         shutil.copyfile(content, path)
     os.utime(path, ns=(before + LATER_NS, before + LATER_NS))
-
-
-def count_embeddings(monkeypatch):
-    """The recordings embedded from now on, in order."""
-    embedded = []
-    original = index_module.embed_regions
-
-    def counting(run, path, *, options):
-        embedded.append(str(path))
-        return original(run, path, options=options)
-
-    monkeypatch.setattr(index_module, "embed_regions", counting)
-    return embedded
 
 
 def part_of(index_dir, file):

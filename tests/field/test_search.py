@@ -15,11 +15,12 @@ import soundfile
 from dolphin_ae.cli import main
 from dolphin_ae.data.synth import synthesize_dataset
 from dolphin_ae.exceptions import ParameterError
-from dolphin_ae.field import index as index_module
 from dolphin_ae.field.evaluation import chance_rendition_precision, precision_at_k, rendition_precision
 from dolphin_ae.field.index import PooledSpectrogramEncoder, build_index
 from dolphin_ae.field.search import embed_spans, index_run, load_index, rendition_scores, search
 from dolphin_ae.layout import IndexLayout, RunLayout
+
+from conftest import count_embeddings
 
 
 # Hand-made hits and truth: the metric's rules.
@@ -169,14 +170,7 @@ def test_adding_recordings_embeds_only_the_new_ones(trained_run, archive, tmp_pa
     layout = IndexLayout(out)
     before = load_index(out)
     part_bytes = layout.part_regions(0).read_bytes()
-    embedded = []
-    original = index_module.embed_regions
-
-    def counting(run, path, *, options):
-        embedded.append(str(path))
-        return original(run, path, options=options)
-
-    monkeypatch.setattr(index_module, "embed_regions", counting)
+    embedded = count_embeddings(monkeypatch)
     assert main(["index", str(trained_run), str(first), str(second), "--out", str(out), "--no-progress"]) == 0
     assert embedded == [str(second)]
     assert layout.part_regions(0).read_bytes() == part_bytes  # the old part is not rewritten
