@@ -18,8 +18,8 @@ from dolphin_ae.cli import main
 from dolphin_ae.exceptions import AudioError, ParameterError
 from dolphin_ae.field.evaluation import region_recall_precision
 from dolphin_ae.audio.pipeline import normalise, stream_recording
-from dolphin_ae.field.regions import (DetectionOptions, RegionMerger, detect_file, made_ahead, normalised_batches,
-                                      window_geometry)
+from dolphin_ae.field.regions import DetectionOptions, RegionMerger, detect_file, window_geometry
+from dolphin_ae.field.scoring import made_ahead, normalised_batches
 from dolphin_ae.field.run import load_detector_run, resolve_run_dir
 from dolphin_ae.audio.spectrogram import FrontEnd
 from dolphin_ae.data.synth_long import write_long_recording
