@@ -133,14 +133,6 @@ def attempt(task, path, progress=None, **kwargs):
         return {"ok": False, "reason": failure_reason(error, path)}
 
 
-def attempt_span(span_task, path):
-    """``{"ok": True, **span_task()}``, or ``{"ok": False, "reason": ...}`` when the recording cannot be used."""
-    try:
-        return {"ok": True, **span_task()}
-    except AudioError as error:
-        return {"ok": False, "reason": failure_reason(error, path)}
-
-
 def finish_spans(task, path, spans):
     """``task(path, spans=...)`` on the outcomes of a recording's span tasks, or the first span's failure."""
     for outcome in spans:
@@ -154,7 +146,7 @@ def _submit(client, task, path, split):
     span_tasks = None if split is None else split(path)
     if not span_tasks:
         return client.submit(attempt, task, path, pure=False)
-    spans = [client.submit(attempt_span, span_task, path, pure=False) for span_task in span_tasks]
+    spans = [client.submit(attempt, span_task, path, pure=False) for span_task in span_tasks]
     return client.submit(finish_spans, task, path, spans, pure=False)
 
 
@@ -171,8 +163,8 @@ def map_recordings(task, paths, *, client=None, progress=True, split=None):
         None: one after another in this process, with a progress bar per recording in seconds of
         audio; else one task per recording on the cluster, yielded in the order they finish.
     split : callable or None
-        With a client: ``split(path)`` gives the span tasks of a long recording (picklable callables of no
-        argument, in time order, :func:`dolphin_ae.field.spans.span_tasks`) or None to keep it one task. Its
+        With a client: ``split(path)`` gives the span tasks of a long recording (picklable callables taking
+        the path, as ``task``, in time order, :func:`dolphin_ae.field.spans.span_tasks`) or None to keep it one task. Its
         spans run as tasks of their own, then ``task(path, progress=None, spans=[their results])`` joins them.
 
     Yields

@@ -176,32 +176,3 @@ def made_ahead(iterable, *, depth=1):
     finally:
         stop.set()
         thread.join()
-
-
-def score_windows(run, windows, *, batch_size=64, with_codes=False):
-    """Probability of silence (and codes) of raw windows, normalised as the run's front end does.
-
-    Parameters
-    ----------
-    run : DetectorRun
-    windows : np.ndarray, shape (n, window_frames, n_bins)
-        Un-normalised magnitude windows.
-
-    Returns
-    -------
-    p_silence : np.ndarray, shape (n,), float32
-    codes : np.ndarray, shape (n, latent_dim), float32, or None when ``with_codes`` is False
-    """
-    if with_codes:
-        check_codes(run)
-    p_parts, code_parts = [], []
-    for _, x, n in normalised_batches([(0, windows)], run.front_end, batch_size=batch_size):
-        p, codes = score_batch(run, x, with_codes=with_codes)
-        p_parts.append(p[:n])
-        if with_codes:
-            code_parts.append(codes[:n])
-    p_silence = np.concatenate(p_parts) if p_parts else np.zeros(0, dtype=np.float32)
-    if not with_codes:
-        return p_silence, None
-    latent = run.latent_dim or 0
-    return p_silence, (np.concatenate(code_parts) if code_parts else np.zeros((0, latent), dtype=np.float32))

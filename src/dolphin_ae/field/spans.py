@@ -31,8 +31,9 @@ from dolphin_ae.field.regions import score_stream, window_geometry
 
 
 def span_tasks(spec, options, with_codes, front_end, path):
-    """The span tasks of ``path`` (picklable callables of no argument, in time order), or None to keep it one
-    task: short, at another rate, whitened, or not usable (the recording's own task then says why)."""
+    """The span tasks of ``path`` (picklable callables taking the path, as a recording's task does, in time
+    order), or None to keep it one task: short, at another rate, whitened, or not usable (the recording's own
+    task then says why)."""
     fe, _ = window_geometry(front_end, options.step_frames)
     try:
         spans = plan_spans(path, fe, channel=options.channel, task_s=options.task_s)
@@ -40,12 +41,13 @@ def span_tasks(spec, options, with_codes, front_end, path):
         return None
     if spans is None:
         return None
-    return [functools.partial(score_span, spec, options, with_codes, str(path), first, stop) for first, stop in spans]
+    return [functools.partial(score_span, spec, options, with_codes, first, stop) for first, stop in spans]
 
 
-def score_span(spec, options, with_codes, path, first_window, stop_window):
+def score_span(spec, options, with_codes, first_window, stop_window, path, progress=None):
     """One span's scores: ``{"stat": recording_stat (taken before reading), "scan": (start_s, p_silence,
     codes)}``, arrays of shapes (n,), (n,) and (n, latent_dim) or None, n = ``stop_window - first_window``.
+    ``progress`` is accepted as every task's is and not drawn (spans run on workers).
 
     Raises
     ------
