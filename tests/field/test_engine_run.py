@@ -85,11 +85,29 @@ def _cache_uses(client):
     return sum(i["loads"] + i["hits"] for i in client.run(run_cache_info).values())
 
 
+def _run_with_front_end(trained_run, folder, **changes):
+    """A copy of the session's run whose windows are made with another front end (same models)."""
+    import shutil
+
+    from dolphin_ae.audio.spectrogram import FrontEnd
+    from dolphin_ae.runio import read_json, write_json
+
+    shutil.copytree(trained_run, folder)
+    dataset = RunLayout(folder).dataset
+    front_end = FrontEnd(**{**read_json(dataset)["front_end"], **changes})
+    write_json(dataset, {**read_json(dataset), "front_end": front_end.to_dict()})
+    return folder
+
+
+@pytest.mark.parametrize("front_end", [{}, {"magnitude": "log", "whitening": "recording_median"}],
+                         ids=["linear", "log-whitened"])
 def test_long_recordings_cut_into_spans_give_the_regions_and_codes_of_one_task(trained_run, recordings, client,
-                                                                               tmp_path):
+                                                                               tmp_path, front_end):
     paths, truths = recordings
-    run = load_detector_run(trained_run)
+    run = load_detector_run(_run_with_front_end(trained_run, tmp_path / "run", **front_end) if front_end
+                            else trained_run)
     fe = run.front_end
+    assert fe.whitening == front_end.get("whitening", "none")
     step_s = fe.step_frames * fe.hop_length / fe.sr
     # Spans short enough that a span's edge falls in the middle of the first recording's first event, and that
     # every recording is cut into at least 3 spans.

@@ -16,8 +16,9 @@ where a span may start:
 - resampling is not split: soxr's streaming resampler, started anywhere but at the recording's start,
   differs from the whole recording's in the last bit of most samples, whatever the margin (measured at
   96 and 44.1 kHz to 48 kHz, margins of 0.05-2 s), so a recording at another rate stays one span.
-- whitening subtracts a profile of the whole recording (a first pass over all of it), so a whitened
-  front end stays one span too.
+- whitening subtracts a profile of the whole recording, the per-band median of its frames (a first pass
+  over all of it, :func:`recording_profile`). The profile is computed once, and each span subtracts it
+  from its own frames: frames are whitened one by one, so a span's windows are the whole stream's.
 
 :func:`plan_spans` says how a recording is cut (``None``: not at all); :func:`stream_span` streams one span.
 """
@@ -25,7 +26,7 @@ where a span may start:
 import numpy as np
 import soundfile
 
-from dolphin_ae.audio.pipeline import audio_info, stream_windows
+from dolphin_ae.audio.pipeline import audio_info, iter_audio_blocks, stream_profile, stream_windows
 from dolphin_ae.exceptions import AudioError, ParameterError
 
 # Time constants of PCEN's smoother read before a span's first window (40 s at the 0.4 s default).
@@ -66,7 +67,7 @@ def plan_spans(path, front_end, *, channel=0, task_s=600.0):
     -------
     spans : list of (first_window, stop_window) or None
         Consecutive, covering every window of the recording; None when it holds no more than one span's
-        windows, is at another rate than ``front_end.sr`` or the front end whitens (see the module).
+        windows or is at another rate than ``front_end.sr`` (see the module).
 
     Raises
     ------
@@ -83,12 +84,30 @@ def plan_spans(path, front_end, *, channel=0, task_s=600.0):
         raise ParameterError(f"task_s (--task-s) must be at least one window step ({step_samples / fe.sr:.4f} s), "
                              f"got {task_s}")
     info = audio_info(path, channel=channel, front_end=fe)
-    if info.sr != fe.sr or fe.whitening != "none":
+    if info.sr != fe.sr:
         return None
     n_windows = n_windows_of(info.frames, fe)
     if n_windows <= per_span:
         return None
     return [(first, min(first + per_span, n_windows)) for first in range(0, n_windows, per_span)]
+
+
+def recording_profile(path, front_end, *, channel=0, block_s=10.0):
+    """The band profile (n_bins,), float32, that the whole-recording stream subtracts from ``path``'s frames
+    (:func:`dolphin_ae.audio.pipeline.stream_recording`'s first pass), for its spans to subtract.
+
+    Raises
+    ------
+    ParameterError
+        The front end does not whiten.
+    AudioError
+        The recording cannot be used.
+    """
+    fe = front_end
+    if fe.whitening == "none":
+        raise ParameterError("a band profile is subtracted only by a whitening front end (whitening='none' here)")
+    audio_info(path, channel=channel, front_end=fe)
+    return stream_profile(iter_audio_blocks(path, sr=fe.sr, channel=channel, block_s=block_s), fe)
 
 
 def _read_span(path, start, stop, *, channel, block_s):
@@ -120,7 +139,7 @@ def _read_span(path, start, stop, *, channel, block_s):
             yield y
 
 
-def stream_span(path, front_end, first_window, stop_window, *, channel=0, block_s=10.0):
+def stream_span(path, front_end, first_window, stop_window, *, channel=0, block_s=10.0, profile=None):
     """Un-normalised windows ``first_window .. stop_window - 1`` of a recording, read from the file's span.
 
     Parameters
@@ -131,6 +150,9 @@ def stream_span(path, front_end, first_window, stop_window, *, channel=0, block_
         Window indices in the whole recording.
     block_s : float
         Seconds read at a time.
+    profile : np.ndarray, shape (n_bins,), or None
+        With a whitening front end, the whole recording's band profile (:func:`recording_profile`);
+        needed then, refused otherwise.
 
     Yields
     ------
@@ -148,9 +170,12 @@ def stream_span(path, front_end, first_window, stop_window, *, channel=0, block_
     if not 0 <= first_window < stop_window:
         raise ParameterError(f"need 0 <= first_window < stop_window, got {first_window}, {stop_window}")
     info = audio_info(path, channel=channel, front_end=fe)
-    if info.sr != fe.sr or fe.whitening != "none":
+    if info.sr != fe.sr:
         raise ParameterError(f"{path}: a span can be streamed only at the front end's rate ({fe.sr} Hz, the file "
-                             f"has {info.sr} Hz) and without whitening (whitening={fe.whitening!r})")
+                             f"has {info.sr} Hz)")
+    if (fe.whitening != "none") != (profile is not None):
+        raise ParameterError(f"{path}: whitening={fe.whitening!r}: a span needs the recording's band profile "
+                             "(recording_profile) exactly when the front end whitens")
     step_samples = fe.step_frames * fe.hop_length
     lead = min(first_window, warmup_windows(fe))  # window steps read before the span, then dropped
     start = (first_window - lead) * step_samples
@@ -159,7 +184,8 @@ def stream_span(path, front_end, first_window, stop_window, *, channel=0, block_
         raise ParameterError(f"{path}: window {stop_window - 1} ends at sample {stop}, after the recording's "
                              f"{info.frames} samples")
     offset = first_window - lead
-    for first, windows in stream_windows(_read_span(path, start, stop, channel=channel, block_s=block_s), fe):
+    blocks = _read_span(path, start, stop, channel=channel, block_s=block_s)
+    for first, windows in stream_windows(blocks, fe, profile=profile):
         first += offset
         keep_from = max(0, first_window - first)
         keep_to = min(windows.shape[0], stop_window - first)

@@ -141,12 +141,24 @@ def finish_spans(task, path, spans):
     return attempt(task, path, spans=[{k: v for k, v in outcome.items() if k != "ok"} for outcome in spans])
 
 
+def attempt_prepared(task, path, prepared):
+    """``attempt(task, path)`` given the outcome of the task it waited for (None: none), passing on what that
+    task returned; its failure is this task's."""
+    if prepared is None:
+        return attempt(task, path)
+    if not prepared["ok"]:
+        return prepared
+    return attempt(task, path, **{k: v for k, v in prepared.items() if k != "ok"})
+
+
 def _submit(client, task, path, split):
-    """The future of ``path``'s outcome: one task, or (``split``) its span tasks and the task that joins them."""
-    span_tasks = None if split is None else split(path)
-    if not span_tasks:
+    """The future of ``path``'s outcome: one task, or (``split``) its span tasks, the task they wait for if any,
+    and the task that joins them."""
+    plan = None if split is None else split(path)
+    if plan is None or not plan.spans:
         return client.submit(attempt, task, path, pure=False)
-    spans = [client.submit(attempt, span_task, path, pure=False) for span_task in span_tasks]
+    prepared = None if plan.prepare is None else client.submit(attempt, plan.prepare, path, pure=False)
+    spans = [client.submit(attempt_prepared, span_task, path, prepared, pure=False) for span_task in plan.spans]
     return client.submit(finish_spans, task, path, spans, pure=False)
 
 
@@ -163,9 +175,10 @@ def map_recordings(task, paths, *, client=None, progress=True, split=None):
         None: one after another in this process, with a progress bar per recording in seconds of
         audio; else one task per recording on the cluster, yielded in the order they finish.
     split : callable or None
-        With a client: ``split(path)`` gives the span tasks of a long recording (picklable callables taking
-        the path, as ``task``, in time order, :func:`dolphin_ae.field.spans.span_tasks`) or None to keep it one task. Its
-        spans run as tasks of their own, then ``task(path, progress=None, spans=[their results])`` joins them.
+        With a client: ``split(path)`` gives the :class:`~dolphin_ae.field.spans.SpanPlan` of a long recording
+        (:func:`dolphin_ae.field.spans.span_tasks`) or None to keep it one task. Its ``prepare`` task runs first
+        if there is one, its spans as tasks of their own (given what ``prepare`` returned), then ``task(path,
+        progress=None, spans=[their results])`` joins them.
 
     Yields
     ------

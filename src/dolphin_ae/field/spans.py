@@ -15,25 +15,41 @@ frames (no model calls); ``bench/engine.py`` times spans against one task (``ben
 10-hour recording makes 60 tasks, enough for dozens of workers. The scores of a span travel to the last
 task: per window 8 + 4 bytes, and ``4 * latent_dim`` more with codes; the audio never does.
 
-Recordings at another rate than the run's, or with a whitening front end, stay one task
-(:mod:`dolphin_ae.audio.blocks` says why); so does every recording on the local engine.
+With a whitening front end a first task computes the recording's band profile (one pass through the front
+end, no model calls; about a tenth of a span's work per span of audio) and every span task waits for it and
+subtracts it: the windows are the whole stream's to the bit. Recordings at another rate than the run's stay
+one task (:mod:`dolphin_ae.audio.blocks` says why); so does every recording on the local engine.
 """
 
 import functools
+from dataclasses import dataclass
+from typing import Callable, Optional
 
 import numpy as np
 
-from dolphin_ae.audio.blocks import plan_spans, stream_span
+from dolphin_ae.audio.blocks import plan_spans, recording_profile, stream_span
 from dolphin_ae.exceptions import AudioError
 from dolphin_ae.field.engine_run import cached_run
 from dolphin_ae.field.parts import recording_stat
 from dolphin_ae.field.regions import score_stream, window_geometry
 
 
+@dataclass(frozen=True)
+class SpanPlan:
+    """A recording's span tasks, in time order, and the task they wait for, if any.
+
+    ``spans``: picklable callables taking the path as a recording's task does, and the keyword arguments
+    that ``prepare`` returned. ``prepare``: None, or a picklable callable taking the path and returning
+    those keyword arguments (the band profile of a whitening front end, :func:`span_profile`).
+    """
+
+    spans: list
+    prepare: Optional[Callable] = None
+
+
 def span_tasks(spec, options, with_codes, front_end, path):
-    """The span tasks of ``path`` (picklable callables taking the path, as a recording's task does, in time
-    order), or None to keep it one task: short, at another rate, whitened, or not usable (the recording's own
-    task then says why)."""
+    """The :class:`SpanPlan` of ``path``, or None to keep it one task: short, at another rate, or not usable
+    (the recording's own task then says why)."""
     fe, _ = window_geometry(front_end, options.step_frames)
     try:
         spans = plan_spans(path, fe, channel=options.channel, task_s=options.task_s)
@@ -41,13 +57,27 @@ def span_tasks(spec, options, with_codes, front_end, path):
         return None
     if spans is None:
         return None
-    return [functools.partial(score_span, spec, options, with_codes, first, stop) for first, stop in spans]
+    prepare = functools.partial(span_profile, fe, options) if fe.whitening != "none" else None
+    return SpanPlan([functools.partial(score_span, spec, options, with_codes, first, stop) for first, stop in spans],
+                    prepare)
 
 
-def score_span(spec, options, with_codes, first_window, stop_window, path, progress=None):
+def span_profile(front_end, options, path, progress=None):
+    """``{"profile": the recording's band profile}`` for its spans to subtract (a whitening front end).
+
+    Raises
+    ------
+    AudioError
+        The recording cannot be used.
+    """
+    return {"profile": recording_profile(path, front_end, channel=options.channel, block_s=options.block_s)}
+
+
+def score_span(spec, options, with_codes, first_window, stop_window, path, progress=None, profile=None):
     """One span's scores: ``{"stat": recording_stat (taken before reading), "scan": (start_s, p_silence,
     codes)}``, arrays of shapes (n,), (n,) and (n, latent_dim) or None, n = ``stop_window - first_window``.
-    ``progress`` is accepted as every task's is and not drawn (spans run on workers).
+    ``progress`` is accepted as every task's is and not drawn (spans run on workers). ``profile``: the
+    recording's band profile, with a whitening front end (:func:`span_profile`).
 
     Raises
     ------
@@ -57,7 +87,8 @@ def score_span(spec, options, with_codes, first_window, stop_window, path, progr
     stat = recording_stat(path)
     run = cached_run(spec)
     fe, _ = window_geometry(run.front_end, options.step_frames)
-    pieces = stream_span(path, fe, first_window, stop_window, channel=options.channel, block_s=options.block_s)
+    pieces = stream_span(path, fe, first_window, stop_window, channel=options.channel, block_s=options.block_s,
+                         profile=profile)
     scans = list(score_stream(run, pieces, options=options, with_codes=with_codes))
     start_s = np.concatenate([s for s, _, _ in scans])
     p_silence = np.concatenate([p for _, p, _ in scans])
