@@ -18,6 +18,11 @@ the choice is among the network's rows.
     PYTHONPATH=src python bench/ablation.py --sessions 4 --epochs 1 --magnitudes linear log \\
         --whitenings none --objectives mse denoising --out bench/out/ablation.csv
 
+    # new rows beside the committed ones: only supervised_mse is trained, the committed table's other
+    # per-set rows are taken as they are (refused unless it was run with the same sets and budget)
+    PYTHONPATH=src nice -n 5 python bench/ablation.py --seeds 101 102 103 104 --objectives supervised_mse \
+        --merge bench/tables/ablation.json --out bench/out/ablation.csv
+
 Writes ``--out`` (default ``bench/tables/ablation.csv``: one row per front end and objective, means
 over the sets, best first, the chosen row and the book's current defaults marked) and a ``.json``
 beside it (command, date, seeds, sizes, the rule, the chosen row, every per-set row), and prints the
@@ -99,6 +104,35 @@ def evaluate(dataset, layout, options, p, *, magnitudes, whitenings, objectives,
                                 "n_windows": len(dataset.index)}
 
 
+# The settings a merged table must share with this run, as its JSON names them.
+MERGE_SETTINGS = ("development_seeds", "profile", "sessions", "signal_clips", "noise_clips", "epochs",
+                  "max_train_windows", "head_epochs", "conv_filters")
+ROW_KEY = ["set", "front end", "method"]
+
+
+def check_mergeable(old, new, path):
+    """Raise SystemExit naming every setting of ``MERGE_SETTINGS`` (and ``windows``) that differs."""
+    differ = [f"{name}: {old.get(name)!r} there, {new.get(name)!r} here" for name in (*MERGE_SETTINGS, "windows")
+              if name in new and old.get(name) != new[name]]
+    if differ:
+        raise SystemExit(f"--merge {path}: that table was run with other settings, its rows do not compare with "
+                         "this run's; " + "; ".join(differ))
+
+
+def merged_rows(per_set, old):
+    """``per_set`` plus the rows of ``old["per_set"]`` whose (set, front end, method) this run did not make.
+
+    Adds a boolean ``merged`` column: True for the rows taken from ``old``.
+    """
+    previous = pd.DataFrame(old.get("per_set", []))
+    if previous.empty:
+        return per_set.assign(merged=False)
+    made = set(per_set[ROW_KEY].itertuples(index=False, name=None))
+    keep = [key not in made for key in previous[ROW_KEY].itertuples(index=False, name=None)]
+    previous = previous[keep].drop(columns=["merged"], errors="ignore")
+    return pd.concat([previous.assign(merged=True), per_set.assign(merged=False)], ignore_index=True)
+
+
 def main(argv=None):
     from dolphin_ae.analysis.ablation import ABLATION_COLUMNS, choose_row, front_end_label
     from dolphin_ae.audio.spectrogram import MAGNITUDES, WHITENINGS
@@ -123,6 +157,8 @@ def main(argv=None):
     parser.add_argument("--work", default=str(ROOT / "bench" / "out" / "ablation"),
                         help="folder for the synthetic sets, their windows and checkpoints (reused when unchanged)")
     parser.add_argument("--out", default=str(TABLE))
+    parser.add_argument("--merge", help="a table's .json (e.g. bench/tables/ablation.json): its per-set rows of every "
+                                        "(set, front end, method) not run now join this run's before the choice")
     args = parser.parse_args(argv)
     if 0 in args.seeds:
         parser.error("seed 0 is the scored runs' seed; choose development seeds other than 0")
@@ -141,6 +177,14 @@ def main(argv=None):
                                            "augment_gain_db", "augment_background_gain", "augment_time_mask",
                                            "augment_frequency_mask")}
     objectives = [as_objective(name, **settings) for name in args.objectives]
+    budget = {"development_seeds": args.seeds, "profile": args.profile, "sessions": args.sessions,
+              "signal_clips": args.signal_clips, "noise_clips": args.noise_clips, "epochs": p["ablation_epochs"],
+              "max_train_windows": p["ablation_max_train_windows"], "head_epochs": p["ablation_head_epochs"],
+              "conv_filters": p["conv_filters"]}
+    merge = None
+    if args.merge:
+        merge = json.loads(Path(args.merge).read_text())
+        check_mergeable(merge, budget, args.merge)
     results, sizes = [], {}
     for seed in args.seeds:
         folder = Path(args.work) / f"dev{seed}-{args.sessions}x{args.signal_clips}x{args.noise_clips}"
@@ -152,7 +196,11 @@ def main(argv=None):
         rows.insert(0, "set", f"seed {seed}")
         results.append(rows)
     per_set = pd.concat(results, ignore_index=True)
-    summary = choose_row(per_set)
+    windows = {f"seed {seed}": value for seed, value in sizes.items()}
+    if merge is not None:
+        check_mergeable(merge, {"windows": json.loads(json.dumps(windows))}, args.merge)
+        per_set = merged_rows(per_set, merge)
+    summary = choose_row(per_set.drop(columns=["merged"], errors="ignore"))
     from dolphin_ae.audio.spectrogram import FrontEnd
 
     current = (front_end_label(FrontEnd(magnitude=p["magnitude"], whitening=p["whitening"])), p["objective"])
@@ -161,17 +209,23 @@ def main(argv=None):
     provenance = {
         "script": "bench/ablation.py",
         "command": "PYTHONPATH=src python " + " ".join(["bench/ablation.py", *(argv or sys.argv[1:])]),
-        "date": date.today().isoformat(), "development_seeds": args.seeds, "profile": args.profile,
-        "sessions": args.sessions, "signal_clips": args.signal_clips, "noise_clips": args.noise_clips,
-        "epochs": p["ablation_epochs"], "max_train_windows": p["ablation_max_train_windows"],
-        "head_epochs": p["ablation_head_epochs"], "conv_filters": p["conv_filters"],
-        "windows": {f"seed {seed}": value for seed, value in sizes.items()},
+        "date": date.today().isoformat(), **budget, "windows": windows,
         "current_default": {"front_end": current[0], "objective": current[1]},
         "rule": RULE, "columns": list(ABLATION_COLUMNS),
         "seconds": round(time.perf_counter() - started, 1),
         "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "processor": platform.machine()},
         "per_set": json.loads(per_set.round(4).to_json(orient="records")),
     }
+    if merge is not None:
+        # Which rows were trained by this command and which were read from the merged table.
+        taken = per_set[per_set["merged"]]
+        provenance["merged_from"] = {
+            "table": args.merge, "command": merge.get("command"), "date": merge.get("date"),
+            "seconds": merge.get("seconds"), "n_per_set_rows": int(len(taken)),
+            "rows": [[front, method] for front, method in taken[["front end", "method"]].drop_duplicates()
+                     .itertuples(index=False, name=None)],
+            "rows_run_now": [[front, method] for front, method in per_set.loc[~per_set["merged"], ["front end", "method"]]
+                             .drop_duplicates().itertuples(index=False, name=None)]}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     out = write_chosen_table(summary, provenance, args.out)
     with pd.option_context("display.width", 250, "display.max_columns", None):

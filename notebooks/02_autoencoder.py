@@ -51,10 +51,10 @@ mixed_precision: bool = False  # compute in bfloat16 with float32 weights (GPUs 
 patience: int = 0  # stop when the validation loss has not improved for this many epochs (0: never)
 validation_fraction: float = 0.2  # share of the training recordings held out to watch for overfitting
 max_train_windows: int = 0  # cap on training windows, drawn at random (0: all)
-objective: str = "mse"  # what the autoencoder learns: "mse" (the seed's), "denoising", "contrastive" or "contrastive_mse"
+objective: str = "mse"  # what the autoencoder learns: "mse" (the seed's), "denoising", "contrastive", "contrastive_mse", "supervised" or "supervised_mse"
 denoise_gain: list = [0.25, 1.0]  # denoising: range of the gain of the background window added to the input
 contrastive_temperature: float = 0.2  # contrastive: NT-Xent temperature
-contrastive_weight: float = 1.0  # contrastive_mse: weight of the reconstruction loss beside NT-Xent
+contrastive_weight: float = 1.0  # contrastive_mse, supervised_mse: weight of the reconstruction loss beside NT-Xent or SupCon
 projection_dim: int = 64  # contrastive: numbers out of the projection head
 augment_shift_frames: int = 8  # contrastive views: largest time shift (frames)
 augment_shift_bins: int = 4  # contrastive views: largest frequency shift (bins)
@@ -79,6 +79,7 @@ from dolphin_ae.viz.plots import plot_loss_curves, plot_reconstructions
 from dolphin_ae.runio import record_stage, save_model, update_metrics, write_json
 from dolphin_ae.train.evaluation import pca_reconstruction_mse, reconstruction_mse
 from dolphin_ae.train.objective_settings import as_objective
+from dolphin_ae.train.signal_type import encode_labels, signal_classes
 from dolphin_ae.train.training import precision_policy, predict_windows, train_autoencoder
 from dolphin_ae.train.validation import validation_split
 
@@ -161,10 +162,12 @@ pd.DataFrame(
 # validation loss. One line per epoch reports the losses.
 #
 # That is the seed's objective, `mse`, and this run's is **{glue:text}`objective_name`**. The
-# `objective` parameter offers three more, on the same encoder: `denoising` (the input is the window
+# `objective` parameter offers five more, on the same encoder: `denoising` (the input is the window
 # plus a silence window of another training recording, the target the clean window), `contrastive`
 # (two augmented views of each window, NT-Xent on a small projection of their codes; the decoder is
-# not trained) and `contrastive_mse` (both losses). The {doc}`ablation <09_ablation>` trains each of
+# not trained), `contrastive_mse` (both losses), and their supervised counterparts `supervised` and
+# `supervised_mse`, whose contrastive loss (SupCon) also pulls together the codes of training windows
+# of the same clip label (whistle, burst, click or noise); the test windows' labels are never read. The {doc}`ablation <09_ablation>` trains each of
 # them on each front end and says which the book's default is, and why.
 
 # %%
@@ -175,7 +178,8 @@ history = train_autoencoder(autoencoder, dataset.windows, train_indices, validat
                             epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, lr_schedule=lr_schedule,
                             jit_compile=jit_compile, patience=patience, checkpoint_dir=layout.checkpoints,
                             seed=seed, objective=training_objective,
-                            recordings=dataset.index["recording"].to_numpy(), is_background=dataset.is_silence)
+                            recordings=dataset.index["recording"].to_numpy(), is_background=dataset.is_silence,
+                            labels=encode_labels(dataset.index["label"], signal_classes(dataset.index["label"])))
 layout.models.mkdir(exist_ok=True)
 save_model(autoencoder, layout.autoencoder)
 save_model(encoder, layout.encoder)
@@ -187,7 +191,9 @@ glue("epochs_run", len(history["loss"]), display=False)
 glue("best_epoch", history["best_epoch"], display=False)
 loss_label = ("1000 x MSE + KL (z-units²)" if model == "vae_v4_2" else "reconstruction MSE (z-units²)")
 if training_objective.contrastive:
-    loss_label = "NT-Xent" if training_objective.name == "contrastive" else f"NT-Xent + weighted {loss_label}"
+    contrastive_label = "SupCon" if training_objective.supervised else "NT-Xent"
+    loss_label = (f"{contrastive_label} + weighted {loss_label}" if training_objective.reconstructs
+                  else contrastive_label)
 figure = plot_loss_curves(history, ylabel=loss_label)
 glue("loss_curves", figure, display=False)
 

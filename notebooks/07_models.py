@@ -39,10 +39,10 @@ conv_batch_norm: bool = False  # conv_v5: batch-normalise the code and the decod
 compare_seed_conv: bool = True  # also train conv_v5 exactly as the seed did (ReLU, batch norm, fixed rate)
 model: str = "conv_v5"  # the autoencoder chapter's model, trained here with that chapter's settings as one more row
 patience: int = 0  # the autoencoder chapter's early stopping (epochs without a better validation loss; 0: never)
-objective: str = "mse"  # the autoencoder chapter's objective, its row's here: "mse", "denoising", "contrastive" or "contrastive_mse"
+objective: str = "mse"  # the autoencoder chapter's objective, its row's here: "mse", "denoising", "contrastive", "contrastive_mse", "supervised" or "supervised_mse"
 denoise_gain: list = [0.25, 1.0]  # denoising: range of the gain of the background window added to the input
 contrastive_temperature: float = 0.2  # contrastive: NT-Xent temperature
-contrastive_weight: float = 1.0  # contrastive_mse: weight of the reconstruction loss beside NT-Xent
+contrastive_weight: float = 1.0  # contrastive_mse, supervised_mse: weight of the reconstruction loss beside NT-Xent or SupCon
 projection_dim: int = 64  # contrastive: numbers out of the projection head
 augment_shift_frames: int = 8  # contrastive views: largest time shift (frames)
 augment_shift_bins: int = 4  # contrastive views: largest frequency shift (bins)
@@ -75,6 +75,7 @@ from dolphin_ae.layout import RunLayout
 from dolphin_ae.viz.plots import plot_model_comparison
 from dolphin_ae.runio import record_stage, update_metrics
 from dolphin_ae.train.objective_settings import as_objective
+from dolphin_ae.train.signal_type import encode_labels, signal_classes
 from dolphin_ae.train.validation import validation_split
 
 started = time.perf_counter()
@@ -181,7 +182,8 @@ rows, pca_mse = compare_autoencoders(
     validation_indices=validation_indices, test_indices=test_indices, sizes=sizes, epochs=compare_epochs,
     batch_size=batch_size, learning_rate=learning_rate, jit_compile=jit_compile, mixed_precision=mixed_precision,
     silence_epochs=compare_silence_epochs, silence_batch_size=silence_batch_size,
-    checkpoint_dir=layout.checkpoints, seed=seed, recordings=dataset.index["recording"].to_numpy())
+    checkpoint_dir=layout.checkpoints, seed=seed, recordings=dataset.index["recording"].to_numpy(),
+    labels=encode_labels(dataset.index["label"], signal_classes(dataset.index["label"])))
 glue("pca_mse", pca_mse, display=False)
 for label, row in rows.items():
     print(f"{label}: {row}")

@@ -155,16 +155,17 @@ def network_row(dataset, objective, *, train_indices, validation_indices, test_i
     keras.utils.set_random_seed(seed)
     options = model_options("conv_v5", input_shape=tuple(windows.shape[1:]) + (1,), **sizes, seed=seed)
     autoencoder = build_model("conv_v5", **options)
+    class_names = signal_classes(dataset.index["label"])
+    classes = encode_labels(dataset.index["label"], class_names)
+    # The supervised objectives read the training and validation windows' classes, as the heads do.
     history = train_autoencoder(autoencoder, windows, train_indices, validation_indices=validation_indices,
                                 epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                                 lr_schedule=lr_schedule, checkpoint_dir=checkpoint_dir, seed=seed, verbose=0,
                                 objective=as_objective(objective), recordings=dataset.index["recording"].to_numpy(),
-                                is_background=is_silence)
+                                is_background=is_silence, labels=classes)
     encoder = autoencoder.get_layer("encoder")
     silence_head = train_silence_on_encoder(encoder, windows, is_silence, train_indices, test_indices,
                                             epochs=head_epochs, batch_size=head_batch_size, seed=seed)
-    class_names = signal_classes(dataset.index["label"])
-    classes = encode_labels(dataset.index["label"], class_names)
     type_tail = None if silence_head.tail is None else split_encoder(encoder)[1]
     type_head = on_features(build_signal_type_head(latent_dim=encoder.output_shape[-1], n_classes=len(class_names)),
                             type_tail)

@@ -92,7 +92,8 @@ def best_row(rows, measure="test MSE"):
 
 def compare_autoencoders(windows, is_silence, contenders, *, train_indices, validation_indices, test_indices,
                          sizes, epochs, batch_size=10, learning_rate=1e-3, jit_compile=False, mixed_precision=False,
-                         silence_epochs=32, silence_batch_size=10, checkpoint_dir=None, seed=0, recordings=None):
+                         silence_epochs=32, silence_batch_size=10, checkpoint_dir=None, seed=0, recordings=None,
+                         labels=None):
     """Train each of ``contenders`` and score it on the test windows; returns ``(rows, pca_mse)``.
 
     Parameters
@@ -114,6 +115,9 @@ def compare_autoencoders(windows, is_silence, contenders, *, train_indices, vali
         Each window's recording (``dataset.index["recording"]``). Needed when a row's objective
         draws background windows (``Objective.needs_background``): they are silence windows
         (``is_silence``) of training recordings other than the example's.
+    labels : array of int, shape (n_windows,), or None
+        Each window's class number (``encode_labels`` of ``dataset.index["label"]``). Needed when a
+        row's objective is supervised; the training and validation windows' are read.
 
     Returns
     -------
@@ -127,15 +131,18 @@ def compare_autoencoders(windows, is_silence, contenders, *, train_indices, vali
     pca_mse : float
         Test MSE of a PCA with ``latent_dim`` components fitted on the training windows.
     """
-    labels = [contender.label for contender in contenders]
-    if len(set(labels)) != len(labels):
-        raise ParameterError(f"the compared rows need distinct labels, got {labels}")
+    row_labels = [contender.label for contender in contenders]
+    if len(set(row_labels)) != len(row_labels):
+        raise ParameterError(f"the compared rows need distinct labels, got {row_labels}")
     for contender in contenders:
         if contender.model not in MODEL_BUILDERS:
             raise ParameterError(f"compare_models: {contender.model!r} is not one of {sorted(MODEL_BUILDERS)}")
         if contender.objective.needs_background and recordings is None:
             raise ParameterError(f"row {contender.label!r}: the {contender.objective.name} objective mixes in background "
                                  f"windows of other recordings; pass each window's recordings")
+        if contender.objective.supervised and labels is None:
+            raise ParameterError(f"row {contender.label!r}: the {contender.objective.name} objective is supervised; "
+                                 "pass labels (each window's class number)")
     latent_dim = int(sizes.get("latent_dim", SEED_LATENT_DIM))
     pca_mse = pca_reconstruction_mse(windows, train_indices, test_indices, n_components=latent_dim, seed=seed)
     mean_mse = mean_window_mse(windows, train_indices, test_indices)
@@ -152,7 +159,8 @@ def compare_autoencoders(windows, is_silence, contenders, *, train_indices, vali
                                     epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                                     lr_schedule=contender.lr_schedule, patience=contender.patience,
                                     jit_compile=jit_compile, checkpoint_dir=checkpoint_dir, seed=seed, verbose=0,
-                                    objective=contender.objective, recordings=recordings, is_background=is_silence)
+                                    objective=contender.objective, recordings=recordings, is_background=is_silence,
+                                    labels=labels)
         encoder = autoencoder.get_layer("encoder")
         probability = train_silence_on_encoder(encoder, windows, is_silence, train_indices, test_indices,
                                                epochs=silence_epochs, batch_size=silence_batch_size,

@@ -14,6 +14,14 @@
   The decoder is not trained.
 - ``contrastive_mse``: NT-Xent plus ``contrastive_weight`` times the autoencoder's own loss on the
   clean window (MSE; for the variational model its weighted MSE plus KL).
+- ``supervised``: the contrastive views and projection head, with the supervised contrastive loss
+  (SupCon, Khosla et al. 2020) at ``contrastive_temperature``: an anchor's positives are every other
+  row of the batch (either view) with its window's label, not only its own other view
+  (:func:`dolphin_ae.train.objectives.supervised_contrastive`). The labels are the training
+  windows' clip labels, the four classes of the heads (whistle, burst, click, and noise as a class
+  of its own); the test windows' labels are never read. The decoder is not trained.
+- ``supervised_mse``: SupCon plus ``contrastive_weight`` times the reconstruction loss, as
+  ``contrastive_mse``.
 
 The augmentations of a view, each drawn per example: a time shift of up to ``augment_shift_frames``
 frames and a frequency shift of up to ``augment_shift_bins`` bins either way (vacated cells 0, the
@@ -31,8 +39,12 @@ from dataclasses import asdict, dataclass
 
 from dolphin_ae.exceptions import ParameterError
 
-OBJECTIVES = ("mse", "denoising", "contrastive", "contrastive_mse")
-CONTRASTIVE_OBJECTIVES = ("contrastive", "contrastive_mse")
+OBJECTIVES = ("mse", "denoising", "contrastive", "contrastive_mse", "supervised", "supervised_mse")
+# The objectives trained on two augmented views; the supervised ones also read each window's label.
+CONTRASTIVE_OBJECTIVES = ("contrastive", "contrastive_mse", "supervised", "supervised_mse")
+SUPERVISED_OBJECTIVES = ("supervised", "supervised_mse")
+# The objectives that add the reconstruction loss (weight ``contrastive_weight``) to the contrastive one.
+RECONSTRUCTING_OBJECTIVES = ("contrastive_mse", "supervised_mse")
 AUGMENT_PARAMETERS = ("augment_shift_frames", "augment_shift_bins", "augment_gain_db", "augment_background_gain",
                       "augment_time_mask", "augment_frequency_mask")
 # Objective -> the settings it reads; only these enter its training key.
@@ -41,6 +53,8 @@ USED_PARAMETERS = {
     "denoising": ("denoise_gain",),
     "contrastive": ("contrastive_temperature", "projection_dim", *AUGMENT_PARAMETERS),
     "contrastive_mse": ("contrastive_temperature", "projection_dim", "contrastive_weight", *AUGMENT_PARAMETERS),
+    "supervised": ("contrastive_temperature", "projection_dim", *AUGMENT_PARAMETERS),
+    "supervised_mse": ("contrastive_temperature", "projection_dim", "contrastive_weight", *AUGMENT_PARAMETERS),
 }
 OBJECTIVE_PARAMETERS = ("denoise_gain", "contrastive_temperature", "contrastive_weight", "projection_dim",
                         *AUGMENT_PARAMETERS)
@@ -102,6 +116,16 @@ class Objective:
     @property
     def contrastive(self):
         return self.name in CONTRASTIVE_OBJECTIVES
+
+    @property
+    def supervised(self):
+        """Whether training reads each training window's label (and so needs ``labels``)."""
+        return self.name in SUPERVISED_OBJECTIVES
+
+    @property
+    def reconstructs(self):
+        """Whether a contrastive objective adds the reconstruction loss (``contrastive_weight``)."""
+        return self.name in RECONSTRUCTING_OBJECTIVES
 
     @property
     def needs_background(self):

@@ -264,7 +264,8 @@ def learning_rate_schedule(learning_rate, schedule, total_steps):
 
 def train_autoencoder(model, windows, train_indices, *, validation_indices=None, epochs=10, batch_size=10,
                       learning_rate=1e-3, lr_schedule="constant", jit_compile=False, patience=0, checkpoint_dir=None,
-                      callbacks=(), seed=0, verbose=2, objective="mse", recordings=None, is_background=None):
+                      callbacks=(), seed=0, verbose=2, objective="mse", recordings=None, is_background=None,
+                      labels=None):
     """Fit ``model`` to reproduce its input windows (MSE, Adam), as the seed did, or to another ``objective``.
 
     Parameters
@@ -301,8 +302,8 @@ def train_autoencoder(model, windows, train_indices, *, validation_indices=None,
     callbacks : sequence of keras.callbacks.Callback
         Called after the built-in ones.
     objective : str or Objective
-        ``"mse"`` (the seed's), ``"denoising"``, ``"contrastive"`` or ``"contrastive_mse"`` with
-        default settings, or a :class:`~dolphin_ae.train.objective_settings.Objective` (see that
+        ``"mse"`` (the seed's), ``"denoising"``, ``"contrastive"``, ``"contrastive_mse"``,
+        ``"supervised"`` or ``"supervised_mse"`` with default settings, or a :class:`~dolphin_ae.train.objective_settings.Objective` (see that
         module). Any other than ``mse`` adds its settings, the digest of its code and of its
         background windows to ``training_key``; ``mse`` leaves the key as it was. The validation
         loss is the objective's, on inputs drawn alike every epoch.
@@ -310,6 +311,10 @@ def train_autoencoder(model, windows, train_indices, *, validation_indices=None,
         Each window's recording and whether it is silence (``dataset.index["recording"]``,
         ``dataset.is_silence``): the background windows of ``denoising`` and of the contrastive
         views' mixing come from training recordings other than the example's.
+    labels : array of int, shape (n_windows,), or None
+        Each window's class number (``encode_labels`` of ``dataset.index["label"]``), needed by the
+        supervised objectives; only the training and validation windows' are read, and their digest
+        enters ``training_key``.
 
     Returns
     -------
@@ -333,17 +338,21 @@ def train_autoencoder(model, windows, train_indices, *, validation_indices=None,
     from dolphin_ae.train.objectives import ObjectiveRun  # imports this module
 
     keras.utils.set_random_seed(seed)
-    run = ObjectiveRun(model, objective, train_indices, recordings=recordings, is_background=is_background)
+    if labels is not None and len(labels) != len(windows):
+        raise ParameterError(f"labels must give one class per window: {len(labels)} for {len(windows)} windows")
+    run = ObjectiveRun(model, objective, train_indices, recordings=recordings, is_background=is_background,
+                       labels=labels)
     fitted = run.fit_model
     steps_per_epoch = math.ceil(len(train_indices) / batch_size)
     rate = learning_rate_schedule(learning_rate, lr_schedule, epochs * steps_per_epoch)
     fitted.compile(optimizer=keras.optimizers.Adam(rate), loss=run.loss, jit_compile=jit_compile)
     state, directory, settings = None, None, None
     if checkpoint_dir is not None:
+        label_indices = np.concatenate([train_indices, validation_indices if has_validation else []]).astype(np.int64)
         settings = training_key(model, windows, train_indices, validation_indices if has_validation else None,
                                 epochs=int(epochs), batch_size=int(batch_size), learning_rate=float(learning_rate),
                                 lr_schedule=lr_schedule, patience=int(patience), jit_compile=bool(jit_compile),
-                                seed=int(seed), **run.key())
+                                seed=int(seed), **run.key(label_indices))
         directory = checkpoint_folder(checkpoint_dir, model.name, settings)
         directory.mkdir(parents=True, exist_ok=True)
         state = _resume(fitted, directory, settings)
