@@ -48,9 +48,9 @@ fmax_hz: float = 24000.0  # highest frequency of the band (Hz)
 n_bins: int = 256  # frequency bins across the band
 window_frames: int = 128  # frames per window
 step_frames: int = 64  # frames between window starts
-magnitude: str = "linear"  # "linear" (the seed's), "log" (log1p of the magnitude) or "pcen" (per-channel energy norm.)
+magnitude: str = "log"  # "linear" (the seed's), "log" (log1p of the magnitude) or "pcen" (per-channel energy norm.)
 normalization: str = "seed"  # "seed": (x - mean) / (std + 1) per window; "none"
-whitening: str = "none"  # "recording_median": subtract each recording's median band profile before windowing; "none"
+whitening: str = "recording_median"  # "recording_median": subtract each recording's median band profile before windowing; "none"
 channel: int = 0  # channel of multi-channel recordings to analyse (0 is the first)
 min_duration_s: float = 0.05  # recordings shorter than this are skipped; longer ones shorter than a window are padded (s)
 pad_mode: str = "reflect"  # padding of clips shorter than a window: "reflect" (their own audio) or "zeros"
@@ -170,9 +170,21 @@ glue("n_padded", int(dataset.index["padded"].sum()), display=False)
 # {glue:text}`fft_length`-point FFT, so that the {glue:text}`n_bins` kept bins span
 # {glue:text}`band_low_hz:.0f`-{glue:text}`band_high_hz:.0f` Hz, the band the 2019 code kept at 48 kHz.
 # A window is {glue:text}`window_frames` frames, {glue:text}`window_s:.3f` s, and windows start every
-# {glue:text}`step_s:.3f` s.
+# {glue:text}`step_s:.3f` s. {glue:text}`front_end_options` The book's defaults, the log magnitude and
+# the recording-median whitening, are not the seed's (linear, no whitening): they are the front end of
+# the row that `bench/ablation.py` chose on synthetic development sets, never on this run's
+# recordings ({doc}`the ablation <09_ablation>` shows the table and the rule).
 
 # %%
+magnitude_words = {"linear": "the FFT's magnitude itself (the seed's)",
+                   "log": "the logarithm of one plus the magnitude",
+                   "pcen": "per-channel energy normalised (an automatic gain control per band)"}
+glue("front_end_options",
+     f"This run's magnitude is {magnitude_words[front_end.magnitude]}; "
+     + ("each recording's median band profile (per bin, over all its frames) is subtracted before the frames "
+        "are cut into windows, which takes out a background that is steady in each band."
+        if front_end.whitening == "recording_median" else "the frames are not whitened."),
+     display=False)
 glue("n_fft", front_end.n_fft, display=False)
 glue("fft_length", front_end.fft_length, display=False)
 glue("n_bins", front_end.n_bins, display=False)
