@@ -178,13 +178,15 @@ def test_a_parameter_shared_by_notebooks_means_one_thing(tmp_path):
 
 def test_the_objective_and_its_settings_are_chapter_parameters_with_the_objectives_defaults(tmp_path):
     # Declared, the report passes them, keys chapter 02 (chapter 07's row of it, and the ablation) on them and
-    # records them in the manifest; their defaults are Objective's, so the book's numbers are those of the seed's MSE.
+    # records them in the manifest; the settings' defaults are Objective's, and the objective itself is the book's
+    # default, the same in every chapter that declares it.
     from dataclasses import fields
 
     from dolphin_ae.train.objective_settings import OBJECTIVE_PARAMETERS, Objective
 
     declared = declarations(_inspected_repo_notebooks(tmp_path))
     defaults = {field.name: field.default for field in fields(Objective)}
+    defaults["name"] = {default for _, _, default in declared["objective"]}.pop()
     for name in ("objective", *OBJECTIVE_PARAMETERS):
         notebooks = {notebook: default for notebook, _, default in declared[name]}
         assert set(notebooks) == {"02_autoencoder", "07_models", "09_ablation"}, name
@@ -192,6 +194,23 @@ def test_the_objective_and_its_settings_are_chapter_parameters_with_the_objectiv
         for default in notebooks.values():
             assert (list(default) if isinstance(default, list) else default) == \
                 (list(expected) if isinstance(expected, tuple) else expected), name
+
+
+def test_the_books_default_front_end_and_objective_are_the_choosers_row(tmp_path):
+    # The default is not picked on the scored split: it is the row bench/ablation.py chose on development sets.
+    from dolphin_ae.analysis.ablation import front_end_label, read_chosen_table
+    from dolphin_ae.audio.spectrogram import FrontEnd
+
+    declared = declarations(_inspected_repo_notebooks(tmp_path))
+    magnitude = {d for _, _, d in declared["magnitude"]}
+    whitening = {d for _, _, d in declared["whitening"]}
+    objective = {d for _, _, d in declared["objective"]}
+    assert len(magnitude) == len(whitening) == len(objective) == 1
+    table, meta = read_chosen_table()
+    chosen = table[table["chosen"]]
+    assert len(chosen) == 1 and meta["rule"]
+    assert (chosen["front end"].iloc[0], chosen["method"].iloc[0]) == (
+        front_end_label(FrontEnd(magnitude=magnitude.pop(), whitening=whitening.pop())), objective.pop())
 
 
 def test_every_declared_default_is_allowed(tmp_path):
