@@ -98,7 +98,7 @@ def test_metrics_carry_the_design_keys(built_run):
     comparison = metrics["model_comparison"]
     compared = comparison["models"]
     assert set(compared) == {"conv_v5", "lstm_v4_1", "lstm_v4_3", "vae_v4_2", "conv_v5 as the seed",
-                             "conv_v5 as in chapter 02 (mse)"}
+                             "conv_v5 as in chapter 02 (contrastive_mse)"}
     assert compared["lstm_v4_1"]["encoder parameters"] != compared["lstm_v4_3"]["encoder parameters"]
     # The seed's ConvNet keeps its two batch normalisations (4 x (128 + 8 x 16 x 8) numbers at the ci sizes).
     assert compared["conv_v5 as the seed"]["autoencoder parameters"] - compared["conv_v5"]["autoencoder parameters"] \
@@ -116,10 +116,13 @@ def test_metrics_carry_the_design_keys(built_run):
     timings = json.loads((built_run / "manifest.json").read_text())["stages"]["07_models"]["timings"]
     assert set(timings) == set(compared)
     assert all(timing["training windows per s"] > 0 for timing in timings.values())
-    # At ci chapter 02 trains conv_v5 with the chapter's default layers and schedule and no patience: the
-    # row of its settings is the conv_v5 row's training, not chapter 02's longer one.
-    assert compared["conv_v5 as in chapter 02 (mse)"]["test MSE"] == pytest.approx(compared["conv_v5"]["test MSE"])
-    assert compared["conv_v5 as in chapter 02 (mse)"]["settings"] == "leaky activation, no batch norm, cosine rate"
+    # At ci chapter 02 trains conv_v5 with the chapter's default layers and schedule and no patience, and the
+    # book's default objective: the row of its settings differs from the conv_v5 row (the seed's MSE) in the
+    # objective alone, so its training, on the same windows for the same epochs, ends elsewhere.
+    chapter02 = compared["conv_v5 as in chapter 02 (contrastive_mse)"]
+    assert chapter02["settings"] == "leaky activation, no batch norm, cosine rate"
+    assert chapter02["autoencoder parameters"] == compared["conv_v5"]["autoencoder parameters"]
+    assert chapter02["test MSE"] != pytest.approx(compared["conv_v5"]["test MSE"])
 
 
 def test_search_section_scores_codes_and_peer_on_the_planted_renditions(built_run):
