@@ -17,6 +17,8 @@ SHAPE = (16, 32)
 # Twelve windows of three recordings; within each recording, windows 0 and 1 are silence.
 RECORDINGS = np.repeat(["a", "b", "c"], 4)
 SILENCE = np.tile([True, True, False, False], 3)
+# Each window's class, for the supervised objectives: noise on the silence windows.
+LABELS = np.tile([0, 0, 1, 2], 3)
 # Small masks and shifts for 16 x 32 windows.
 SMALL = dict(augment_shift_frames=2, augment_shift_bins=2, augment_time_mask=3, augment_frequency_mask=4)
 
@@ -131,7 +133,7 @@ def test_contrastive_batches_stack_views_and_the_clean_window():
     ObjectiveRun(_conv(), Objective("contrastive", augment_background_gain=[0, 0]), np.arange(12))
 
 
-@pytest.mark.slow  # trains four models
+@pytest.mark.slow  # trains six models
 @pytest.mark.parametrize("name", OBJECTIVES)
 def test_one_epoch_of_each_objective_gives_a_finite_loss(name):
     windows = _windows()
@@ -140,14 +142,14 @@ def test_one_epoch_of_each_objective_gives_a_finite_loss(name):
     encoder_before = [w.copy() for w in model.get_layer("encoder").get_weights()]
     history = train_autoencoder(model, windows, np.arange(9), validation_indices=np.arange(9, 12), epochs=1,
                                 batch_size=4, seed=0, verbose=0, objective=Objective(name, **SMALL),
-                                recordings=RECORDINGS, is_background=SILENCE)
+                                recordings=RECORDINGS, is_background=SILENCE, labels=LABELS)
     assert len(history["loss"]) == 1 and np.isfinite(history["loss"][0]) and np.isfinite(history["val_loss"][0])
     # The autoencoder passed in is the one trained; a contrastive-only run leaves the decoder alone.
     assert any(not np.allclose(a, b) for a, b in zip(encoder_before, model.get_layer("encoder").get_weights()))
     decoder_after = model.get_layer("decoder").get_weights()
     decoder_changed = any(not np.allclose(a, b) for a, b in zip(decoder_before, decoder_after))
-    assert decoder_changed == (name != "contrastive")
-    if name == "contrastive_mse":
+    assert decoder_changed == (name not in ("contrastive", "supervised"))
+    if name in ("contrastive_mse", "supervised_mse"):
         assert history["loss"][0] > history["contrastive_loss"][0]
         assert np.isfinite(history["reconstruction_loss"][0])
 
@@ -179,7 +181,8 @@ def test_training_key_changes_with_the_objective_and_the_settings_it_uses(tmp_pa
     model = _conv()
 
     def key(objective):
-        extra = ObjectiveRun(model, objective, train, recordings=RECORDINGS, is_background=SILENCE).key()
+        extra = ObjectiveRun(model, objective, train, recordings=RECORDINGS, is_background=SILENCE,
+                             labels=LABELS).key(train)
         return training_key(model, windows, train, epochs=1, seed=0, **extra)
 
     # The default adds nothing: its key is the one train_autoencoder made before there were objectives.

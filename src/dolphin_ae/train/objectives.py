@@ -9,8 +9,8 @@ the batch generator.
 The contrastive model (:class:`ContrastiveAutoencoder`) follows the variational model
 (:mod:`dolphin_ae.models.vae_v4`): its loss lives in ``compute_loss``, which every backend's own
 ``train_step`` calls, so no backend's gradient API is needed. Its encoder (and, for
-``contrastive_mse`` and ``supervised_mse``, decoder) are the autoencoder's own layers: training it trains the autoencoder
-in place, and the chapters go on using ``get_layer("encoder")`` as for any other objective. Its
+``contrastive_mse`` and ``supervised_mse``, decoder) are the autoencoder's own layers: training it
+trains the autoencoder in place, and the chapters go on using ``get_layer("encoder")`` as for any other objective. Its
 checkpoints hold the projection head as well; the head is dropped after training.
 """
 
@@ -87,16 +87,15 @@ def build_projection_head(latent_dim, projection_dim):
 
 
 class ContrastiveAutoencoder(keras.Model):
-    """An autoencoder trained on NT-Xent (or SupCon) over its codes, optionally plus its own reconstruction loss.
+    """An autoencoder trained on NT-Xent or SupCon over its codes, optionally plus its reconstruction loss.
 
     Input: views of each window stacked on axis 1, shape (batch, n_views, frames, bins, 1). With
-    ``reconstruction_weight`` None (objective ``contrastive``) the two views are encoded and
-    projected; otherwise (``contrastive_mse``) view 0 is the clean window, which the autoencoder
+    ``reconstruction_weight`` None (``contrastive``, ``supervised``) the two views are encoded and
+    projected; otherwise (``contrastive_mse``, ``supervised_mse``) view 0 is the clean window, which the autoencoder
     reconstructs, and views 1 and 2 are the augmented ones. The target ``y`` is the clean window;
     with ``supervised``, ``{"window": clean window, "label": class (batch,)}``.
     Loss: ``nt_xent`` of the two views' projections (with ``supervised``, ``supervised_contrastive``
-    with the labels), plus ``reconstruction_weight`` times the
-    autoencoder's loss on the clean window: its ``reconstruction_weight`` attribute (1 for the plain
+    with the labels), plus ``reconstruction_weight`` times the autoencoder's loss on the clean window: its ``reconstruction_weight`` attribute (1 for the plain
     autoencoders, the variational model's 1000) times the mean per-window MSE, plus the losses its
     layers add (the variational model's KL term). Both parts are logged (``contrastive_loss``,
     ``reconstruction_loss``).
@@ -170,9 +169,10 @@ class ObjectiveBatches(WindowBatches):
     ``denoising``: (noisy windows, clean windows), both (batch, frames, bins, 1). Contrastive:
     (views, clean windows), views (batch, 2, frames, bins, 1), or (batch, 3, ...) with the clean
     window first for ``contrastive_mse`` and ``supervised_mse``; for the supervised objectives the
-    target is ``{"window": clean windows, "label": labels[chosen]}``. The random draws of batch ``b`` come from a generator
-    seeded with ``(seed, epoch, b, 1)``; without ``shuffle`` (validation) with ``(seed, 0, b, 2)``,
-    the same every epoch so that the validation loss compares across epochs.
+    target is ``{"window": clean windows, "label": the windows' classes}``. The random draws of
+    batch ``b`` come from a generator seeded with ``(seed, epoch, b, 1)``; without ``shuffle``
+    (validation) with ``(seed, 0, b, 2)``, the same every epoch so that the validation loss
+    compares across epochs.
     """
 
     def __init__(self, windows, indices, *, objective, pool=None, labels=None, **options):
