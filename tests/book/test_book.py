@@ -120,7 +120,7 @@ def test_metrics_carry_the_design_keys(built_run):
     # book's default objective: the row of its settings differs from the conv_v5 row (the seed's MSE) in the
     # objective alone, so its training, on the same windows for the same epochs, ends elsewhere.
     chapter02 = compared["conv_v5 as in chapter 02 (contrastive_mse)"]
-    assert chapter02["settings"] == "leaky activation, no batch norm, cosine rate"
+    assert chapter02["settings"] == "leaky activation, no batch norm, cosine rate, contrastive_mse objective"
     assert chapter02["autoencoder parameters"] == compared["conv_v5"]["autoencoder parameters"]
     assert chapter02["test MSE"] != pytest.approx(compared["conv_v5"]["test MSE"])
 
