@@ -13,24 +13,9 @@ from dolphin_ae.train.objective_settings import OBJECTIVES, Objective, as_object
 from dolphin_ae.train.objectives import ObjectiveRun, nt_xent
 from dolphin_ae.train.training import checkpoint_folder, train_autoencoder, training_key
 
-SHAPE = (16, 32)
-# Twelve windows of three recordings; within each recording, windows 0 and 1 are silence.
-RECORDINGS = np.repeat(["a", "b", "c"], 4)
-SILENCE = np.tile([True, True, False, False], 3)
-# Each window's class, for the supervised objectives: noise on the silence windows.
-LABELS = np.tile([0, 0, 1, 2], 3)
-# Small masks and shifts for 16 x 32 windows.
-SMALL = dict(augment_shift_frames=2, augment_shift_bins=2, augment_time_mask=3, augment_frequency_mask=4)
-
-
-def _windows(n=12, seed=0):
-    return np.random.default_rng(seed).standard_normal((n, *SHAPE)).astype(np.float32)
-
-
-def _conv(**changes):
-    keras.utils.set_random_seed(0)
-    return build_model("conv_v5", **{"input_shape": (*SHAPE, 1), "filters": (4, 4, 4, 4), "kernel_size": 3,
-                                     "latent_dim": 6, **changes})
+from objective_data import LABELS, RECORDINGS, SHAPE, SILENCE, SMALL
+from objective_data import small_conv as _conv
+from objective_data import windows as _windows
 
 
 def test_nt_xent_by_hand():

@@ -2,32 +2,18 @@
 
 import math
 
-import keras
 import numpy as np
 import pytest
 
 from dolphin_ae.exceptions import ParameterError
-from dolphin_ae.models import build_model
 from dolphin_ae.train.compare import Contender, compare_autoencoders
 from dolphin_ae.train.objective_settings import Objective
 from dolphin_ae.train.objectives import ObjectiveRun, nt_xent, supervised_contrastive
 from dolphin_ae.train.training import train_autoencoder, training_key
 
-SHAPE = (16, 32)
-RECORDINGS = np.repeat(["a", "b", "c"], 4)
-SILENCE = np.tile([True, True, False, False], 3)
-# Classes per window: 0 (noise) on the silence windows, 1 and 2 on the others.
-LABELS = np.tile([0, 0, 1, 2], 3)
-SMALL = dict(augment_shift_frames=2, augment_shift_bins=2, augment_time_mask=3, augment_frequency_mask=4)
-
-
-def _windows(n=12, seed=0):
-    return np.random.default_rng(seed).standard_normal((n, *SHAPE)).astype(np.float32)
-
-
-def _conv():
-    keras.utils.set_random_seed(0)
-    return build_model("conv_v5", input_shape=(*SHAPE, 1), filters=(4, 4, 4, 4), kernel_size=3, latent_dim=6)
+from objective_data import LABELS, RECORDINGS, SHAPE, SILENCE, SMALL
+from objective_data import small_conv as _conv
+from objective_data import windows as _windows
 
 
 def _supcon(first, second, labels, t):
