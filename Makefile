@@ -26,7 +26,7 @@ BACKENDS_VENV ?= .venv-backends
 BACKENDS_STAMP := $(BACKENDS_VENV)/.installed
 BACKENDS ?= jax torch
 BACKEND_TESTS ?= tests/test_backends.py tests/test_devices.py tests/models tests/train/test_training.py \
-	tests/train/test_heads.py tests/train/test_objectives.py tests/field/test_detect.py
+	tests/train/test_heads.py tests/train/test_objectives.py tests/train/test_supervised.py tests/field/test_detect.py
 # Of those, every test not marked slow, and the slow ones marked `backends` (checkpoint resume, every model's
 # save and load, detect and embed).
 BACKEND_MARKS ?= not slow or backends
