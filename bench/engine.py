@@ -17,6 +17,10 @@ has nothing to do; with spans it should take about half the work.
     PYTHONPATH=src python bench/engine.py                          # 4 recordings of 45 s, 8/8/8/8 filters
     PYTHONPATH=src python bench/engine.py --recordings 8 --seconds 120 --filters 32,16,16,8
     PYTHONPATH=src python bench/engine.py --long-seconds 0         # without the long recording
+    PYTHONPATH=src python bench/engine.py --magnitude log --whitening recording_median   # the book's front end
+
+With ``--whitening recording_median`` each recording is read twice (its band profile first); its spans
+wait for one task that computes the profile.
 """
 
 import argparse
@@ -37,10 +41,9 @@ def _warm(spec):
     cached_run(spec)
 
 
-def _make_model_dir(directory, filters):
+def _make_model_dir(directory, filters, front_end):
     import keras
 
-    from dolphin_ae.audio.spectrogram import FrontEnd
     from dolphin_ae.field.run import write_detector_run
     from dolphin_ae.models.conv_v5 import build_conv_v5_encoder
     from dolphin_ae.train.silence import build_silence_detector, build_silence_head
@@ -48,7 +51,7 @@ def _make_model_dir(directory, filters):
     keras.utils.set_random_seed(0)
     encoder = build_conv_v5_encoder(filters=filters)
     detector = build_silence_detector(encoder, build_silence_head())
-    return write_detector_run(directory, detector, FrontEnd(), encoder=encoder)
+    return write_detector_run(directory, detector, front_end, encoder=encoder)
 
 
 def _time_batches(run, paths, work, label, client, options=None):
@@ -75,6 +78,8 @@ def main(argv=None):
                         help="length of the one long recording (s, default 300; 0: leave that case out)")
     parser.add_argument("--task-s", type=float, default=60.0,
                         help="span length for the long recording (s, default 60)")
+    parser.add_argument("--magnitude", default="linear", help="the front end's magnitude (default linear)")
+    parser.add_argument("--whitening", default="none", help="the front end's whitening (default none)")
     parser.add_argument("--work-dir", default=None,
                         help="where recordings, model and parts go (default: a temp folder)")
     args = parser.parse_args(argv)
@@ -98,10 +103,14 @@ def main(argv=None):
         paths.append(path)
     audio_s = sum(soundfile.info(str(p)).duration for p in paths)
     filters = tuple(int(f) for f in args.filters.split(","))
-    model_dir = _make_model_dir(work / "model", filters)
+    from dolphin_ae.audio.spectrogram import FrontEnd
+
+    front_end = FrontEnd(magnitude=args.magnitude, whitening=args.whitening)
+    model_dir = _make_model_dir(work / f"model_{args.magnitude}_{args.whitening}", filters, front_end)
     run = load_detector_run(model_dir)
     print(f"cpu cores visible: {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}; {len(paths)} recordings, "
-          f"{audio_s:.0f} s of audio; encoder filters {args.filters}", flush=True)
+          f"{audio_s:.0f} s of audio; encoder filters {args.filters}; front end {args.magnitude}, {args.whitening}",
+          flush=True)
     long_path, long_rows = None, []
     if args.long_seconds > 0:
         long_path = work / f"long_{args.long_seconds:g}s.wav"
