@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from dolphin_ae.audio.blocks import n_windows_of, plan_spans, recording_profile, stream_span, warmup_windows
-from dolphin_ae.audio.pipeline import stream_recording
+from dolphin_ae.audio.blocks import n_windows_of, plan_spans, stream_span, warmup_windows
+from dolphin_ae.audio.pipeline import recording_profile, stream_recording
 from dolphin_ae.audio.spectrogram import FrontEnd
 from dolphin_ae.exceptions import ParameterError
 

@@ -17,8 +17,9 @@ where a span may start:
   differs from the whole recording's in the last bit of most samples, whatever the margin (measured at
   96 and 44.1 kHz to 48 kHz, margins of 0.05-2 s), so a recording at another rate stays one span.
 - whitening subtracts a profile of the whole recording, the per-band median of its frames (a first pass
-  over all of it, :func:`recording_profile`). The profile is computed once, and each span subtracts it
-  from its own frames: frames are whitened one by one, so a span's windows are the whole stream's.
+  over all of it, :func:`dolphin_ae.audio.pipeline.recording_profile`, the whole stream's own). The
+  profile is computed once, and each span subtracts it from its own frames: frames are whitened one by
+  one, so a span's windows are the whole stream's.
 
 :func:`plan_spans` says how a recording is cut (``None``: not at all); :func:`stream_span` streams one span.
 """
@@ -26,7 +27,7 @@ where a span may start:
 import numpy as np
 import soundfile
 
-from dolphin_ae.audio.pipeline import audio_info, iter_audio_blocks, stream_profile, stream_windows
+from dolphin_ae.audio.pipeline import audio_info, stream_windows
 from dolphin_ae.exceptions import AudioError, ParameterError
 
 # Time constants of PCEN's smoother read before a span's first window (40 s at the 0.4 s default).
@@ -92,24 +93,6 @@ def plan_spans(path, front_end, *, channel=0, task_s=600.0):
     return [(first, min(first + per_span, n_windows)) for first in range(0, n_windows, per_span)]
 
 
-def recording_profile(path, front_end, *, channel=0, block_s=10.0):
-    """The band profile (n_bins,), float32, that the whole-recording stream subtracts from ``path``'s frames
-    (:func:`dolphin_ae.audio.pipeline.stream_recording`'s first pass), for its spans to subtract.
-
-    Raises
-    ------
-    ParameterError
-        The front end does not whiten.
-    AudioError
-        The recording cannot be used.
-    """
-    fe = front_end
-    if fe.whitening == "none":
-        raise ParameterError("a band profile is subtracted only by a whitening front end (whitening='none' here)")
-    audio_info(path, channel=channel, front_end=fe)
-    return stream_profile(iter_audio_blocks(path, sr=fe.sr, channel=channel, block_s=block_s), fe)
-
-
 def _read_span(path, start, stop, *, channel, block_s):
     """Samples ``start .. stop`` of one channel of ``path`` (at its own rate), ``block_s`` seconds at a time."""
     try:
@@ -151,7 +134,8 @@ def stream_span(path, front_end, first_window, stop_window, *, channel=0, block_
     block_s : float
         Seconds read at a time.
     profile : np.ndarray, shape (n_bins,), or None
-        With a whitening front end, the whole recording's band profile (:func:`recording_profile`);
+        With a whitening front end, the whole recording's band profile
+        (:func:`dolphin_ae.audio.pipeline.recording_profile`);
         needed then, refused otherwise.
 
     Yields

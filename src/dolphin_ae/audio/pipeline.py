@@ -368,6 +368,25 @@ def stream_windows(blocks, front_end=None, *, profile=None):
         frames = frames[consumed:].copy()
 
 
+def recording_profile(path, front_end, *, channel=0, block_s=10.0):
+    """The band profile (n_bins,), float32, that a whitening front end subtracts from ``path``'s frames: the
+    first pass of :func:`stream_recording`, and what each span of the recording subtracts
+    (:func:`dolphin_ae.audio.blocks.stream_span`). The header is checked first (:func:`audio_info`).
+
+    Raises
+    ------
+    ParameterError
+        The front end does not whiten.
+    AudioError
+        The recording cannot be used.
+    """
+    fe = front_end
+    if fe.whitening == "none":
+        raise ParameterError("a band profile is subtracted only by a whitening front end (whitening='none' here)")
+    audio_info(path, channel=channel, front_end=fe)
+    return stream_profile(iter_audio_blocks(path, sr=fe.sr, channel=channel, block_s=block_s), fe)
+
+
 def stream_recording(path, front_end, *, channel=0, block_s=10.0):
     """Un-normalised windows of a recording of any length, ``block_s`` seconds read at a time.
 
@@ -386,10 +405,10 @@ def stream_recording(path, front_end, *, channel=0, block_s=10.0):
     AudioError
         The recording cannot be used.
     """
-    audio_info(path, channel=channel, front_end=front_end)
     profile = None
-    if front_end.whitening != "none":
-        profile = stream_profile(iter_audio_blocks(path, sr=front_end.sr, channel=channel, block_s=block_s),
-                                 front_end)
+    if front_end.whitening != "none":  # checks the header before its pass
+        profile = recording_profile(path, front_end, channel=channel, block_s=block_s)
+    else:
+        audio_info(path, channel=channel, front_end=front_end)
     blocks = iter_audio_blocks(path, sr=front_end.sr, channel=channel, block_s=block_s)
     yield from stream_windows(blocks, front_end, profile=profile)

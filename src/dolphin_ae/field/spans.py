@@ -27,7 +27,8 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from dolphin_ae.audio.blocks import plan_spans, recording_profile, stream_span
+from dolphin_ae.audio.blocks import plan_spans, stream_span
+from dolphin_ae.audio.pipeline import recording_profile
 from dolphin_ae.exceptions import AudioError
 from dolphin_ae.field.engine_run import cached_run
 from dolphin_ae.field.parts import recording_stat
