@@ -79,7 +79,7 @@ from dolphin_ae.viz.plots import plot_loss_curves, plot_reconstructions
 from dolphin_ae.runio import record_stage, save_model, update_metrics, write_json
 from dolphin_ae.train.evaluation import pca_reconstruction_mse, reconstruction_mse
 from dolphin_ae.train.objective_settings import as_objective
-from dolphin_ae.train.signal_type import encode_labels, signal_classes
+from dolphin_ae.train.signal_type import window_classes
 from dolphin_ae.train.training import precision_policy, predict_windows, train_autoencoder
 from dolphin_ae.train.validation import validation_split
 
@@ -180,7 +180,7 @@ history = train_autoencoder(autoencoder, dataset.windows, train_indices, validat
                             jit_compile=jit_compile, patience=patience, checkpoint_dir=layout.checkpoints,
                             seed=seed, objective=training_objective,
                             recordings=dataset.index["recording"].to_numpy(), is_background=dataset.is_silence,
-                            labels=encode_labels(dataset.index["label"], signal_classes(dataset.index["label"])))
+                            labels=window_classes(dataset.index["label"]))
 layout.models.mkdir(exist_ok=True)
 save_model(autoencoder, layout.autoencoder)
 save_model(encoder, layout.encoder)

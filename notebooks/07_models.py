@@ -75,7 +75,7 @@ from dolphin_ae.layout import RunLayout
 from dolphin_ae.viz.plots import plot_model_comparison
 from dolphin_ae.runio import record_stage, update_metrics
 from dolphin_ae.train.objective_settings import as_objective
-from dolphin_ae.train.signal_type import encode_labels, signal_classes
+from dolphin_ae.train.signal_type import window_classes
 from dolphin_ae.train.validation import validation_split
 
 started = time.perf_counter()
@@ -183,7 +183,7 @@ rows, pca_mse = compare_autoencoders(
     batch_size=batch_size, learning_rate=learning_rate, jit_compile=jit_compile, mixed_precision=mixed_precision,
     silence_epochs=compare_silence_epochs, silence_batch_size=silence_batch_size,
     checkpoint_dir=layout.checkpoints, seed=seed, recordings=dataset.index["recording"].to_numpy(),
-    labels=encode_labels(dataset.index["label"], signal_classes(dataset.index["label"])))
+    labels=window_classes(dataset.index["label"]))
 glue("pca_mse", pca_mse, display=False)
 for label, row in rows.items():
     print(f"{label}: {row}")

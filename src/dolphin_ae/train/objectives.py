@@ -218,7 +218,7 @@ def _checked_labels(labels, name):
     """``labels`` as a 1-D int32 array, or a ParameterError that says what the objective needs."""
     if labels is None:
         raise ParameterError(f"objective {name!r} is supervised: pass labels (each window's class number, "
-                             "e.g. encode_labels(dataset.index['label'], signal_classes(dataset.index['label'])))")
+                             "window_classes(dataset.index['label']) of dolphin_ae.train.signal_type)")
     labels = np.asarray(labels)
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
         raise ParameterError(f"labels must be one class number per window, shape (n_windows,) of integers; got "

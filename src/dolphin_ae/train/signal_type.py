@@ -32,6 +32,12 @@ def encode_labels(labels, class_names):
     return np.array([lookup[label] for label in labels.tolist()], dtype=np.int64)
 
 
+def window_classes(labels):
+    """Each window's class number (n,): ``labels`` in :func:`signal_classes` of themselves, the numbering of
+    the heads (what the supervised objectives train on)."""
+    return encode_labels(labels, signal_classes(labels))
+
+
 def build_signal_type_head(*, latent_dim=SEED_LATENT_DIM, n_classes=len(CLASS_NAMES), dropout=0.5):
     """Dense head: code (latent_dim,) -> class probabilities (n_classes,), layer ``"signal_type_probability"``."""
     if n_classes < 2:
